@@ -1,0 +1,48 @@
+# beat_selection: every target sets up .venv first when it is missing or stale.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONHASHSEED := 0
+
+.PHONY: setup test check-sync nbtest pytest serve bench lab clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+setup: $(STAMP)
+
+# Everything CI checks: notebooks and library in sync, notebook tests, pytest.
+test: setup check-sync nbtest pytest
+
+# Fails when nbdev-clean or nbdev-export would change a tracked file.
+check-sync: setup
+	@snapshot() { find nbs beat_selection -type f \( -name '*.ipynb' -o -name '*.py' \) \
+	    -not -path '*/.ipynb_checkpoints/*' -not -path '*/__pycache__/*' | sort | xargs sha1sum; }; \
+	before=$$(snapshot); $(BIN)/nbdev-clean && $(BIN)/nbdev-export; after=$$(snapshot); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "nbdev-clean / nbdev-export changed files: run them and commit the result."; \
+	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; \
+	echo "notebooks clean, library in sync with nbs/"
+
+nbtest: setup
+	$(BIN)/nbdev-test --n_workers 2
+
+pytest: setup
+	$(BIN)/python -m pytest
+
+serve: setup
+	$(BIN)/beat-select analyze data/sample.wav
+
+bench: setup
+	$(BIN)/python bench/analysis.py
+
+lab: setup
+	$(BIN)/jupyter lab nbs/
+
+clean:
+	rm -rf $(VENV) _docs _proc .pytest_cache
