@@ -30,7 +30,7 @@ check-sync: setup
 	echo "notebooks clean, library in sync with nbs/"
 
 nbtest: setup
-	$(BIN)/nbdev-test --n_workers 2
+	$(BIN)/nbdev-test --n-workers 2
 
 pytest: setup
 	$(BIN)/python -m pytest
