@@ -3,7 +3,16 @@
 Every clip is a humanised groove in one of a dozen styles: drums from a
 per-clip randomised numpy drum machine or from General MIDI SoundFont kits,
 plus a bass line and chords that follow a progression in the clip's key.
-The same arguments always give bit-identical audio.
+The same arguments give bit-identical audio on machines with the same sound
+sources (the SoundFont path needs ``tinysoundfont`` and FluidR3_GM.sf2; without
+them every clip falls back to the numpy synthesizers).
+
+Hard cases are there on purpose: slow grooves (soul, reggae, < 80 BPM), fast
+ones (trap, jazz, waltz, rock, > 140 BPM), swung jazz, 3-3-2 figures (latin,
+afrobeat, house piano) whose dotted-8th pulse reads as 4/3 of the tempo, and
+minor keys whose progressions (i-VI-III-VII) sit on the relative major's chords.
+
+    python bench/grooves.py OUT_DIR [--per-style N] [--seconds S] [--parts full drums harmony]
 
 Label conventions
 -----------------
@@ -109,22 +118,27 @@ STYLES: dict[str, Style] = {
         ("x=======x=======", "x-x-x-x-x-x-x-x-", "x=====x=====x==="),
         gm_kits=(0, 8, 16), gm_chords=(0, 27, 29)),
     "pop": Style((92, 128), (
-        {"kick": "X-------X-------", "clap": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-", "shaker": "xoxoxoxoxoxoxoxo"},
+        {"kick": "X-------X-------", "clap": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-",
+         "shaker": "xoxoxoxoxoxoxoxo"},
         {"kick": "X-----x-X-x-----", "snare": "----X-------X---", "hat": "Xxxxxxxxxxxxxxxx"}),
         ("1=====1=1===5===", "1===1===1===1==~"), ("x===============", "x==x==x=x==x==x="),
         swing=(0.5, 0.54), gm_bass=(33, 38), gm_chords=(0, 4, 88)),
     "funk": Style((88, 118), (
         {"kick": "X-x-------x--x--", "snare": "----X--o-o--X--o", "hat": "XxxxXxxxXxxxXxxx"},
-        {"kick": "X--x--x---x-----", "snare": "----X-o----oX-o-", "hat": "x-xxx-xxx-xxx--o", "hat_open": "--------------x-"}),
+        {"kick": "X--x--x---x-----", "snare": "----X-o----oX-o-", "hat": "x-xxx-xxx-xxx--o",
+         "hat_open": "--------------x-"}),
         ("1-8-8--1-1-5-8-~", "1--1--8-1-5-7-8-"), ("--x--x-x--x---x-", "x-----x---x-x---"),
-        swing=(0.5, 0.58), sevenths=True, ghost_rate=0.2, gm_kits=(0, 8, 32), gm_bass=(33, 36), gm_chords=(4, 16, 27)),
+        swing=(0.5, 0.58), sevenths=True, ghost_rate=0.2,
+        gm_kits=(0, 8, 32), gm_bass=(33, 36), gm_chords=(4, 16, 27)),
     "soul": Style((60, 80), (
         {"kick": "X------x-x------", "snare": "----X-------X---", "hat": "XxxxXxxxXxxxXxxx"},
-        {"kick": "X-----x---X-----", "rim": "----X-------X---", "hat": "xoxoxoxoxoxoxoxo", "shaker": "--x---x---x---x-"},
+        {"kick": "X-----x---X-----", "rim": "----X-------X---", "hat": "xoxoxoxoxoxoxoxo",
+         "shaker": "--x---x---x---x-"},
         {"kick": "X-----x-x---", "snare": "---X-----X--", "hat": "XxxXxxXxxXxx"}),  # 12/8 ballad
         ("1=====1-5=====~=", "1=======5===3=5=", "1====-5==-8-", "1==--15==-~-"),
         ("x===============", "x=======x=======", "xxxxxxxxxxxx", "x=====x====="),
-        swing=(0.5, 0.56), sevenths=True, ghost_rate=0.12, gm_kits=(0, 8, 32), gm_bass=(33, 32), gm_chords=(4, 16, 48)),
+        swing=(0.5, 0.56), sevenths=True, ghost_rate=0.12,
+        gm_kits=(0, 8, 32), gm_bass=(33, 32), gm_chords=(4, 16, 48)),
     "hiphop": Style((80, 100), (
         {"kick": "X-------X-x-----", "snare": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-"},
         {"kick": "X------xX-x---x-", "snare": "----X-------X---", "hat": "x-xxx-x-x-xxx-x-"}),
@@ -136,8 +150,10 @@ STYLES: dict[str, Style] = {
         ("1=========1=====", "1=====1===1====="), ("x===============", "x=======x======="),
         swing=(0.5, 0.54), gm_kits=(25,), gm_bass=(), gm_chords=(89, 48, 88)),
     "house": Style((118, 128), (
-        {"kick": "X---X---X---X---", "clap": "----X-------X---", "hat_open": "--x---x---x---x-", "hat": "xo-oxo-oxo-oxo-o"},
-        {"kick": "X---X---X---X---", "snare": "----X-------X---", "hat_open": "--x---x---x---x-", "shaker": "xoxoxoxoxoxoxoxo"}),
+        {"kick": "X---X---X---X---", "clap": "----X-------X---", "hat_open": "--x---x---x---x-",
+         "hat": "xo-oxo-oxo-oxo-o"},
+        {"kick": "X---X---X---X---", "snare": "----X-------X---", "hat_open": "--x---x---x---x-",
+         "shaker": "xoxoxoxoxoxoxoxo"}),
         ("--1---1---1---1-", "--1-1-8---1-1-8-"), ("--x---x---x---x-", "x==x==x=x==x==x="),
         swing=(0.5, 0.56), sevenths=True, gm_kits=(24, 25), gm_bass=(38, 39), gm_chords=(0, 4, 89)),
     "afrobeat": Style((95, 120), (
@@ -146,7 +162,7 @@ STYLES: dict[str, Style] = {
         ("1--1--5-8--5--1-", "1=-1=-5=--1-5=~="), ("x-xx-x-xx-x-x-x-", "--x--x--x-x--x--"),
         swing=(0.5, 0.56), ghost_rate=0.1, gm_bass=(33,), gm_chords=(27, 16, 4)),
     "latin": Style((88, 140), (
-        {"kick": "X--xX--xX--xX--x", "rim": "x--x--x---x--x--", "hat": "x-x-x-x-x-x-x-x-"},  # bossa: surdo figure + clave
+        {"kick": "X--xX--xX--xX--x", "rim": "x--x--x---x--x--", "hat": "x-x-x-x-x-x-x-x-"},  # bossa clave
         {"kick": "X---X---X---X---", "snare": "---x--x----x--x-", "hat": "x-x-x-x-x-x-x-x-"},  # dembow / tresillo
         {"kick": "---x------x-----", "rim": "x--x--x---x-x---", "shaker": "XxxxXxxxXxxxXxxx"}),  # 3-2 son clave
         ("1==-5=-=1==-5==-", "---5--1=---5--1=", "1===1===1===1==="), ("x--x--x---x--x--", "--x--x--x-x--x--"),
@@ -167,7 +183,8 @@ STYLES: dict[str, Style] = {
         {"kick": "X-----------", "snare": "----x---x---", "hat": "x-x-x-x-x-x-"},
         {"ride": "X---x-x-x---", "hat": "----x---x---", "kick": "X-----------"}),  # jazz waltz
         ("1===--------", "1===----5===", "1===5===8==="), ("----x===x===", "----x-x-x-x-", "x==========="),
-        swing=(0.5, 0.62), swing_eighths=True, beats_per_bar=3, gm_kits=(0, 32, 40), gm_bass=(32, 33), gm_chords=(0, 48, 21)),
+        swing=(0.5, 0.62), swing_eighths=True, beats_per_bar=3,
+        gm_kits=(0, 32, 40), gm_bass=(32, 33), gm_chords=(0, 48, 21)),
 }
 
 
@@ -187,7 +204,6 @@ class Note(NamedTuple):
 
 class Chord(NamedTuple):
     root: int  # pitch class
-    degree: int  # semitones above the tonic
     quality: str  # a key of CHORD_TONES
 
 
@@ -212,6 +228,11 @@ class Plan:
     gm_chords: int
     synth_timbre: str
 
+    @property
+    def steps(self) -> int:
+        """Grid steps per bar."""
+        return len(next(iter(self.groove.values())))
+
 
 # ---------------------------------------------------------------- planning
 
@@ -223,7 +244,7 @@ def _progression(tonic: int, mode: str, text: str, sevenths: bool) -> tuple[Chor
         if sevenths:
             dominant = degree == 7 or (mode == "minor" and degree == 10)
             quality = {"maj": "7" if dominant else "maj7", "min": "min7", "dim": "m7b5"}[quality]
-        chords.append(Chord((tonic + degree) % 12, degree, quality))
+        chords.append(Chord((tonic + degree) % 12, quality))
     return tuple(chords)
 
 
@@ -245,7 +266,8 @@ def _draw_plan(style: Style, rng: np.random.Generator, soundfont_ok: bool) -> Pl
     fluid_drums, fluid_harmony = rng.random(2) < (0.5, 0.7)
     gm_kit, gm_chords = int(rng.choice(style.gm_kits)), int(rng.choice(style.gm_chords))
     gm_bass = int(rng.choice(style.gm_bass)) if style.gm_bass else -1
-    timbre = "808" if gm_bass < 0 else str(rng.choice(["keys", "organ", "pad"]))
+    sustained = "=" in chords  # a slow-attack pad would never speak on short stabs
+    timbre = str(rng.choice(["keys", "organ", "pad"] if sustained else ["keys", "organ"]))
     return Plan(bpm, swing, tonic, mode, groove, alt_groove, bass, chords, progression, phase,
                 "fluid" if fluid_drums and soundfont_ok else "synth",
                 "fluid" if fluid_harmony and soundfont_ok else "synth",
@@ -276,8 +298,7 @@ class Timing:
     """Maps (bar, fractional step) to seconds, adding a per-voice feel and random jitter."""
 
     def __init__(self, plan: Plan, style: Style, rng: np.random.Generator) -> None:
-        steps = len(plan.bass)
-        self.grid = _step_grid(steps, style.beats_per_bar, plan.swing, style.swing_eighths)
+        self.grid = _step_grid(plan.steps, style.beats_per_bar, plan.swing, style.swing_eighths)
         self.beats_per_bar, self.seconds_per_beat = style.beats_per_bar, 60.0 / plan.bpm
         self.phase, self.rng = plan.phase_beats, rng
         self.jitter = float(rng.uniform(0.002, 0.007))
@@ -324,7 +345,7 @@ def _drum_bar(groove: dict[str, str], fill_steps: int, ghost_rate: float,
 def _drum_events(plan: Plan, style: Style, timing: Timing, bars: range,
                  rng: np.random.Generator) -> list[DrumHit]:
     """Drums for the whole clip: phrase-end fills, crashes after them, alternate bars."""
-    per_beat = len(plan.bass) // style.beats_per_bar
+    per_beat = plan.steps // style.beats_per_bar
     events, crash_next = [], rng.random() < 0.5
     for bar in bars:
         phrase_end = (bar % 8 == 7 and rng.random() < 0.85) or (bar % 4 == 3 and rng.random() < 0.35)
@@ -385,7 +406,8 @@ def _harmony_events(plan: Plan, style: Style, timing: Timing, bars: range,
                 else:
                     notes += [Note(start + i * strum, duration, pitch, velocity * 0.8, track)
                               for i, pitch in enumerate(_voicing(chord))]
-    return [n._replace(duration=min(n.duration, ONE_SHOT_SECONDS - 0.2)) for n in notes if n.time >= -PRE_ROLL]
+    longest = ONE_SHOT_SECONDS - 0.2
+    return [n._replace(duration=min(n.duration, longest)) for n in notes if n.time >= -PRE_ROLL]
 
 
 # ---------------------------------------------------------------- synthesis
@@ -400,7 +422,8 @@ def _filtered(x: np.ndarray, sr: int, low: float, high: float | None = None) -> 
     if high is None:
         sos = signal.butter(2, min(low, nyquist_safe), "highpass", fs=sr, output="sos")
     else:
-        sos = signal.butter(2, (min(low, nyquist_safe * 0.8), min(high, nyquist_safe)), "bandpass", fs=sr, output="sos")
+        band = (min(low, nyquist_safe * 0.8), min(high, nyquist_safe))
+        sos = signal.butter(2, band, "bandpass", fs=sr, output="sos")
     return signal.sosfilt(sos, x)
 
 
@@ -435,15 +458,18 @@ def _synth_kit(sr: int, rng: np.random.Generator, brushes: bool, boomy: bool) ->
             return body * _decay(m, sr, kick_decay) + np.pad(click, (0, m - len(click)))
         if name == "snare" and brushes:  # a brush: soft-attack filtered noise, little tone
             m = n(0.6)
-            return _filtered(noise(m), sr, 800, 6000) * _decay(m, sr, 0.15) * np.minimum(1, np.arange(m) / n(0.008))
+            swish = _filtered(noise(m), sr, 800, 6000) * _decay(m, sr, 0.15)
+            return swish * np.minimum(1, np.arange(m) / n(0.008))
         if name == "snare":
             m = n(6 * snare_decay)
             tone = np.sin(2 * np.pi * snare_hz * np.arange(m) / sr) * _decay(m, sr, 0.05)
-            return (1 - snare_noise) * tone + snare_noise * 3 * _filtered(noise(m), sr, 1500, 8000) * _decay(m, sr, snare_decay)
+            rattle = _filtered(noise(m), sr, 1500, 8000) * _decay(m, sr, snare_decay)
+            return (1 - snare_noise) * tone + snare_noise * 3 * rattle
         if name == "clap":
             m = n(0.4)
-            bursts = sum(_decay(m, sr, 0.004) * (np.arange(m) >= n(0.011 * k)) * np.exp(0.011 * k / 0.004) for k in range(3))
-            envelope = np.minimum(bursts, 1) + 0.4 * _decay(m, sr, 0.12)
+            # several hands clapping a few ms apart, then the room
+            bursts = sum(np.roll(_decay(m, sr, 0.004), n(0.011 * k)) * (np.arange(m) >= n(0.011 * k)) for k in range(3))
+            envelope = bursts + 0.4 * _decay(m, sr, 0.12)
             return 3 * _filtered(noise(m), sr, 900, 2500) * envelope
         if name == "rim":
             m = n(0.08)
@@ -458,7 +484,7 @@ def _synth_kit(sr: int, rng: np.random.Generator, brushes: bool, boomy: bool) ->
             return _filtered(source, sr, {"ride": 4000, "crash": 3000}.get(name, hat_cut)) * envelope
         if name == "shaker":
             m = n(0.15)
-            return 2 * _filtered(noise(m), sr, 5000, 9500) * np.minimum(1, np.arange(m) / n(0.012)) * _decay(m, sr, 0.04)
+            return _filtered(noise(m), sr, 5000, 9500) * np.minimum(1, np.arange(m) / n(0.012)) * _decay(m, sr, 0.04)
         m = n(1.0)  # toms
         hz = tom_hz * (1.5 if name == "tom_hi" else 1.0)
         return _pitch_drop(m, sr, hz * 1.4, hz, 0.03) * _decay(m, sr, 0.22)
@@ -539,7 +565,7 @@ def _soundfont(sr: int) -> tuple[Any, int] | None:
     try:
         import tinysoundfont
     except ImportError:
-        return None
+        path = None
     if path is None:
         return None
     synth = tinysoundfont.Synth(samplerate=sr)
@@ -589,7 +615,7 @@ def _render_stems(plan: Plan, style_name: str, drums: list[DrumHit], notes: list
             stems[track] = _render_soundfont([(nt.time, nt.pitch, nt.velocity, nt.duration) for nt in track_notes],
                                              0, program, n, sr)
         else:
-            timbre = plan.synth_timbre if track == "chords" else ("808" if program < 0 else "bass")
+            timbre = plan.synth_timbre if track == "chords" else "808" if program < 0 else "bass"
             stems[track] = _render_synth_notes(track_notes, timbre, n, sr)
     return stems
 
