@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: setup test check-sync nbtest pytest serve bench lab clean
+.PHONY: setup test check-sync nbtest pytest serve bench train-tempo lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,16 @@ pytest: setup
 serve: setup
 	$(BIN)/beat-select analyze data/sample.wav
 
+# Sampled kits and the real-score key set need Debian's fluid-soundfont-gm; without it the synth kits run alone.
 bench: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tinysoundfont  # its pyaudio dependency is for live playback only
 	$(BIN)/python bench/analysis.py
+
+# Retrain the tempo-level model shipped in beat_selection/models/tempo_level.json.
+train-tempo: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tinysoundfont
+	$(BIN)/python bench/train_tempo_level.py
 
 lab: setup
 	$(BIN)/jupyter lab nbs/
