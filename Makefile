@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
+# librosa's numba functions are compiled once and cached here; parallel first compiles can corrupt a cache.
+export NUMBA_CACHE_DIR := $(CURDIR)/.venv/numba-cache
 
 .PHONY: setup test check-sync nbtest pytest serve bench train-tempo lab clean
 
@@ -12,6 +14,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/python -c "import numpy as np; from beat_selection.features import analyze; \
+	    analyze(np.random.default_rng(0).standard_normal(22050 * 5).astype(np.float32))"  # compile numba once, serially
 	touch $@
 
 setup: $(STAMP)

@@ -39,16 +39,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--l2", type=float, default=1e-3)
+    parser.add_argument("--hidden", type=int, default=8)
     args = parser.parse_args()
     start = time.time()
     data = examples(args.per_style, args.seed, args.seconds)
-    model = fit_level_model(data, l2=args.l2)
+    model = fit_level_model(data, hidden=args.hidden, l2=args.l2, seed=args.seed)
     chosen_right = [y[np.argmax(model.probabilities(x))] for x, y in data]
     model.card = dict(
         purpose="choose the metrical level (the tapped tempo) among tempo-salience peaks",
         data=f"bench/grooves.py groove_set(n_per_style={args.per_style}, seconds={args.seconds}, seed={args.seed}): "
              "12 styles x full / drums / harmony stems",
-        clips=len(data), clips_with_a_correct_peak=int(sum(y.any() for _, y in data)), l2=args.l2,
+        clips=len(data), clips_with_a_correct_peak=int(sum(y.any() for _, y in data)), hidden_units=args.hidden, l2=args.l2,
         training_acc1=round(float(np.mean(chosen_right)), 4),
         held_out="bench/analysis.py measures it on seed 1 grooves, never seen here")
     path = MODELS_DIR / "tempo_level.json"
