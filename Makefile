@@ -54,6 +54,7 @@ train-tempo: setup
 	$(BIN)/python bench/train_tempo_level.py
 
 lab: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check jupyterlab
 	$(BIN)/jupyter lab nbs/
 
 clean:
