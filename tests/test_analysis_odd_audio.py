@@ -41,3 +41,12 @@ def test_louder_is_louder():
     quiet, loud = analyze(_noise(6) * 0.1), analyze(_noise(6))
     assert loud.loudness - quiet.loudness == pytest.approx(20.0, abs=0.5)
     assert loud.energy > quiet.energy
+
+
+def test_arrays_pass_the_same_gate_as_files():
+    from beat_selection.audio import CorruptAudioError, SilentAudioError, TooShortError
+    stereo = np.stack([_sine(4), _sine(4, 330.0)], axis=1)
+    assert analyze(stereo).duration == pytest.approx(4.0, abs=0.01)
+    for bad, error in [(np.full(SR * 3, np.nan, np.float32), CorruptAudioError),
+                       (np.zeros(SR * 3, np.float32), SilentAudioError), (_sine(0.5), TooShortError)]:
+        with pytest.raises(error): analyze(bad)
