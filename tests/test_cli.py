@@ -31,7 +31,7 @@ def test_analyze_json():
             "time_signature", "rhythm_grid"} <= set(data)
 
 
-@pytest.mark.parametrize("content,code", [(b"", 2), (b"not audio at all" * 100, 2)])
+@pytest.mark.parametrize("content,code", [(b"", 3), (b"not audio at all" * 100, 3)])
 def test_bad_input_one_line_error(tmp_path, content, code):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(content)
@@ -40,6 +40,14 @@ def test_bad_input_one_line_error(tmp_path, content, code):
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
 
-def test_missing_file():
-    out = run("analyze", "does/not/exist.wav")
-    assert out.returncode == 1 and "Traceback" not in out.stderr
+def test_missing_file_and_directory(tmp_path):
+    for target in ("does/not/exist.wav", str(tmp_path)):
+        out = run("analyze", target)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+
+
+def test_closed_pipe_is_quiet():
+    exe = shutil.which("beat-select") or str(Path(sys.executable).parent / "beat-select")
+    out = subprocess.run(f"'{exe}' analyze '{SAMPLE}' --json | head -1", shell=True, capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.strip() == "{" and "Traceback" not in out.stderr
