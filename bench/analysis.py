@@ -76,7 +76,8 @@ def run_grooves(per_style: int, seconds: float) -> dict:
         cpu["ours"] += t_ours; cpu["librosa"] += t_base; cpu["minutes"] += len(clip.audio) / clip.sr / 60
         truth_key = None if clip.tonic is None else f"{PITCH_CLASSES[clip.tonic]} {clip.mode}"
         rows.append(dict(style=clip.style, parts=clip.parts, kit=clip.kit, bpm=clip.bpm, key=truth_key,
-                         ours=(a.tempo, a.key_name), librosa=(base_tempo, base_key)))
+                         ours=(a.tempo, a.key_name), librosa=(base_tempo, base_key), meter=clip.meter,
+                         ours_meter=a.time_signature, swing=clip.swing / (1 - clip.swing), ours_swing=a.swing))
     return dict(rows=rows, cpu=dict(cpu))
 
 
@@ -159,6 +160,16 @@ def report(grooves: dict, real: list[dict], memory: dict) -> str:
         lines.append(f"| {name} | {n} | {pct(a1)} | {pct(a2)} | {pct(b1)} | {pct(b2)} |")
     for name, n, a1, a2, b1, b2 in tempo_table(rows, lambda r: f"stem: {r['parts']}") + tempo_table(rhythmic, lambda r: f"kit: {r['kit']}"):
         lines.append(f"| {name} | {n} | {pct(a1)} | {pct(a2)} | {pct(b1)} | {pct(b2)} |")
+    lines += ["", "## Groove (full mixes and drums only; no librosa counterpart)", "",
+              "| | n | ours |", "|---|---|---|"]
+    for name, picked in [("time signature right, 3/4 (waltz)", lambda r: r["meter"] == 3),
+                         ("time signature right, 4/4", lambda r: r["meter"] == 4)]:
+        rs = [r for r in rhythmic if picked(r)]
+        lines.append(f"| {name} | {len(rs)} | {pct(np.mean([r['ours_meter'] == r['meter'] for r in rs]))} |")
+    for name, picked, right in [("swung (ratio ≥ 1.3) reported swung (≥ 1.2)", lambda r: r["swing"] >= 1.3, lambda r: r["ours_swing"] >= 1.2),
+                                ("straight (ratio ≤ 1.1) reported straight (< 1.2)", lambda r: r["swing"] <= 1.1, lambda r: r["ours_swing"] < 1.2)]:
+        rs = [r for r in rhythmic if picked(r)]
+        lines.append(f"| {name} | {len(rs)} | {pct(np.mean([right(r) for r in rs]))} |")
     lines += ["", "## Key (MIREX weighted score, mir_eval)", "", "| set | n | ours | librosa + Krumhansl |", "|---|---|---|---|"]
     for name, n, ours, base in key_table(rows, lambda r: "grooves: all with harmony") + key_table(rows, lambda r: f"grooves: {r['parts']}"):
         lines.append(f"| {name} | {n} | {pct(ours)} | {pct(base)} |")
