@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grooves import groove_set  # noqa: E402
+from grooves import BENCH_STYLES, groove_set  # noqa: E402
 
 from beat_selection.features import (BPM_GRID, MODELS_DIR, band_novelty, compute_spectra,  # noqa: E402
                                      fit_level_model, level_features, salience_peaks, tempo_salience)
@@ -48,7 +48,7 @@ def main() -> None:
     model.card = dict(
         purpose="choose the metrical level (the tapped tempo) among tempo-salience peaks",
         data=f"bench/grooves.py groove_set(n_per_style={args.per_style}, seconds={args.seconds}, seed={args.seed}): "
-             "12 styles x full / drums / harmony stems",
+             f"{len(BENCH_STYLES)} styles x full / drums / harmony stems",
         clips=len(data), clips_with_a_correct_peak=int(sum(y.any() for _, y in data)), hidden_units=args.hidden, l2=args.l2,
         training_acc1=round(float(np.mean(chosen_right)), 4),
         held_out="bench/analysis.py measures it on seed 1 grooves, never seen here")
