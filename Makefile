@@ -8,11 +8,12 @@ export PYTHONHASHSEED := 0
 # librosa's numba functions are compiled once and cached here; parallel first compiles can corrupt a cache.
 export NUMBA_CACHE_DIR := $(CURDIR)/.venv/numba-cache
 
-.PHONY: setup test check-sync nbtest pytest serve bench train-tempo lab clean
+.PHONY: setup test check-sync nbtest pytest serve bench train train-tempo lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tinysoundfont  # its pyaudio dependency is for live playback only
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(BIN)/python -c "import numpy as np; from beat_selection.features import analyze; \
 	    analyze(np.random.default_rng(0).standard_normal(22050 * 5).astype(np.float32))"  # compile numba once, serially
@@ -45,13 +46,16 @@ serve: setup
 # Sampled kits and the real-score key set need Debian's fluid-soundfont-gm; without it the synth kits run alone.
 bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tinysoundfont  # its pyaudio dependency is for live playback only
 	$(BIN)/python bench/analysis.py
+	$(BIN)/python bench/model.py
 
 # Retrain the tempo-level model shipped in beat_selection/models/tempo_level.json.
 train-tempo: setup
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tinysoundfont
 	$(BIN)/python bench/train_tempo_level.py
+
+# Retrain the style model shipped in beat_selection/models/style_model.{onnx,json} (datasets are cached).
+train: setup
+	$(BIN)/beat-select train
 
 lab: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check jupyterlab

@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+from pathlib import Path
+
+SAMPLE = Path(__file__).parent.parent / "data" / "sample.wav"
 
 
 def chord(seconds: float = 3.0, sr: int = 44_100, channels: int = 1) -> np.ndarray:
