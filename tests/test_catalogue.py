@@ -1,0 +1,269 @@
+"The catalogue: storage round trips, filters, and safety under concurrent readers, a writer and rival builders."
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from beat_selection.audio import DEFAULT_SR, AudioError, EmptyAudioError
+from beat_selection.beats import STYLE_IDS
+from beat_selection.catalogue import (EMBEDDING_DIM, SCHEMA_VERSION, BeatRecord, Catalogue, default_catalogue,
+                                      default_plan)
+from beat_selection.features import Analysis, analyze, camelot, key_name
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample.wav"
+
+
+# --- a deterministic stand-in for beat_selection.model.describe; module level so spawned processes can use it ---
+
+@dataclass
+class FakePrediction:
+    style: str
+    confidence: float
+    probabilities: dict[str, float]
+    embedding: np.ndarray
+
+
+def _prediction(seed: int) -> FakePrediction:
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.ones(len(STYLE_IDS)))
+    embedding = rng.standard_normal(EMBEDDING_DIM).astype(np.float32)
+    return FakePrediction(STYLE_IDS[int(p.argmax())], float(p.max()), dict(zip(STYLE_IDS, p.tolist())),
+                          embedding / np.linalg.norm(embedding))
+
+
+def fake_describe(audio):
+    "The real analysis; probabilities and embedding drawn from the tempo and key."
+    analysis = analyze(audio)
+    return analysis, _prediction(int(analysis.tempo * 100) + analysis.key)
+
+
+def quick_describe(audio):
+    "A made-up analysis in microseconds: spawned processes skip the analysis's start-up (librosa, numba)."
+    samples = audio.samples if hasattr(audio, "samples") else np.asarray(audio)
+    rms = float(np.sqrt(np.mean(samples ** 2)))
+    tonic = int(rms * 1e4) % 12
+    analysis = Analysis(
+        duration=round(len(samples) / DEFAULT_SR, 3), tempo=round(60 + 200 * rms, 2), tempo_confidence=0.5,
+        tempo_candidates=[], beat_times=[], time_signature=4, time_signature_confidence=0.5, key=tonic, mode=1,
+        key_name=key_name(tonic, False), camelot=camelot(tonic, False), key_confidence=0.5, key_runner_up="",
+        tuning=0.0, loudness=-14.0, dynamic_range=5.0, energy=round(min(1.0, 3 * rms), 3), danceability=0.5,
+        rhythm_grid={}, swing=1.0, syncopation=0.0, onset_rate=1.0, chroma=[0.0] * 12)
+    return analysis, _prediction(int(rms * 1e6))
+
+
+def logging_describe(audio):
+    "quick_describe, writing the describing process's pid to $CATALOGUE_TEST_LOG."
+    with open(os.environ["CATALOGUE_TEST_LOG"], "a") as log:
+        log.write(f"{os.getpid()}\n")
+    return quick_describe(audio)
+
+
+def click_track(i: int, seconds: float = 3.0) -> bytes:
+    "A distinct little WAV per `i`: clicks at 80 + 7i BPM over a tone."
+    t = np.arange(int(seconds * DEFAULT_SR)) / DEFAULT_SR
+    y = 0.2 * np.sin(2 * np.pi * (220 + 20 * i) * t)
+    for beat in np.arange(0, seconds, 60 / (80 + 7 * i)):
+        start = int(beat * DEFAULT_SR)
+        y[start:start + 200] += 0.6 * np.hanning(400)[200:]
+    buffer = io.BytesIO()
+    sf.write(buffer, y.astype(np.float32), DEFAULT_SR, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+# --- single-process behaviour ---
+
+def test_add_file_roundtrip_and_filters(tmp_path):
+    catalogue = Catalogue(tmp_path, describe=fake_describe)
+    record = catalogue.add_file(SAMPLE, style="afro")
+    assert isinstance(record, BeatRecord)
+    assert (record.name, record.style, record.source, record.seed, record.kit) == ("sample", "afro", "user", None, None)
+    assert record.embedding.dtype == np.float32 and record.embedding.shape == (EMBEDDING_DIM,)
+    assert set(record.style_probabilities) == set(STYLE_IDS)
+    assert record.analysis["tempo"] == record.bpm
+    assert json.loads(json.dumps(record.to_dict()))["key"] == record.key
+
+    again = Catalogue(tmp_path)  # a fresh object over the same directory, without any describer
+    assert again.get(record.id) == record
+    assert np.array_equal(again.get(record.id).embedding, record.embedding)
+    audio, sr = sf.read(again.audio_path(record.id))
+    assert sr == DEFAULT_SR and audio.ndim == 1 and abs(len(audio) / sr - record.duration) < 0.01
+
+    other = catalogue.add_file(click_track(0), name="clicks")  # bytes; style from the describer
+    assert other.style in STYLE_IDS and other.name == "clicks"
+    assert len(catalogue) == catalogue.count() == 2
+    assert [r.id for r in catalogue.list(style="afro")] == [record.id]
+    assert catalogue.count(key=record.camelot.lower()) >= 1
+    assert catalogue.count(key=record.key) == catalogue.count(key=record.camelot)
+    assert catalogue.count(bpm_min=record.bpm, bpm_max=record.bpm) >= 1
+    assert catalogue.count(bpm_min=400) == 0
+    assert len(catalogue.list(limit=1)) == 1 and len(catalogue.list(limit=1, offset=1)) == 1
+    ids, vectors = catalogue.embeddings()
+    assert sorted(ids) == ids and set(ids) == {record.id, other.id} and vectors.shape == (2, EMBEDDING_DIM)
+
+
+def test_readding_the_same_audio_updates_it(tmp_path):
+    catalogue = Catalogue(tmp_path, describe=fake_describe)
+    first = catalogue.add_file(SAMPLE, style="afro")
+    second = catalogue.add_file(SAMPLE.read_bytes(), name="renamed", style="house")
+    assert (second.id, second.name, second.style, second.created_at) == (first.id, "renamed", "house", first.created_at)
+    assert len(catalogue) == 1
+
+
+def test_bad_input(tmp_path):
+    catalogue = Catalogue(tmp_path, describe=fake_describe)
+    with pytest.raises(ValueError, match="unknown style"):
+        catalogue.add_file(SAMPLE, style="polka")
+    with pytest.raises(EmptyAudioError):
+        catalogue.add_file(b"")
+    with pytest.raises(AudioError):
+        catalogue.add_file(b"not audio, only some text bytes")
+    with pytest.raises(ValueError, match="not a key"):
+        catalogue.list(key="H minor")
+    with pytest.raises(ValueError, match="unknown style"):
+        catalogue.count(style="polka")
+    with pytest.raises(ValueError, match="not a beat id"):
+        catalogue.audio_path("../../etc/passwd")
+    assert catalogue.get("missing") is None
+    assert len(catalogue) == 0 and catalogue.embeddings()[1].shape == (0, EMBEDDING_DIM)
+
+
+def test_schema_and_pragmas(tmp_path):
+    Catalogue(tmp_path)
+    with sqlite3.connect(tmp_path / "catalogue.sqlite") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="schema version"):
+        Catalogue(tmp_path)
+
+
+def test_default_plan():
+    plan = default_plan(24)
+    assert len(plan) == 24 * len(STYLE_IDS) == len({p.id for p in plan})
+    assert all(len({p.key for p in plan if p.style == s}) == 24 for s in STYLE_IDS)
+    assert min(p.seed for p in plan) >= 5_000_000
+    assert [p.id for p in default_plan(2)] == [p.id for p in default_plan(2)]
+
+
+# --- several processes ---
+
+def _reader(root: str, ready, stop, errors, passes) -> None:
+    catalogue = Catalogue(root)
+    n = 0
+    try:
+        while not stop.is_set():
+            if n == 1:
+                ready.release()
+            records = catalogue.list(limit=1000)
+            for record in records:
+                assert catalogue.get(record.id) is not None
+                assert catalogue.audio_path(record.id).is_file()  # a row is only inserted after its file
+            ids, vectors = catalogue.embeddings()
+            assert len(ids) == len(vectors) >= len(records)
+            assert catalogue.count() >= len(records)
+            n += 1
+            time.sleep(0.01)  # leave the writer some CPU on a two-core runner
+    except BaseException as error:  # noqa: BLE001 - report anything to the parent
+        errors.put(repr(error))
+    passes.put(n)
+
+
+def _writer(root: str, count: int) -> None:
+    catalogue = Catalogue(root, describe=quick_describe)
+    for i in range(1, count + 1):
+        catalogue.add_file(click_track(i), name=f"clicks {i}")
+
+
+def test_readers_and_a_writer_in_parallel(tmp_path):
+    catalogue = Catalogue(tmp_path, describe=quick_describe)
+    catalogue.add_file(click_track(0))
+    context = multiprocessing.get_context("spawn")
+    ready, stop, errors, passes = context.Semaphore(0), context.Event(), context.Queue(), context.Queue()
+    readers = [context.Process(target=_reader, args=(str(tmp_path), ready, stop, errors, passes)) for _ in range(3)]
+    writer = context.Process(target=_writer, args=(str(tmp_path), 30))
+    for process in readers:
+        process.start()
+    for _ in readers:
+        assert ready.acquire(timeout=60)  # every reader is reading before the writer starts
+    writer.start()
+    writer.join(timeout=120)
+    time.sleep(0.5)  # let the readers see the final state too
+    stop.set()
+    counts = [passes.get(timeout=30) for _ in readers]
+    for process in readers:
+        process.join(timeout=30)
+    reader_errors = []
+    while not errors.empty():
+        reader_errors.append(errors.get())
+    assert writer.exitcode == 0
+    assert reader_errors == []
+    assert all(n > 0 for n in counts), counts
+    assert len(catalogue) == 31
+    assert catalogue._connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _build(root: str) -> None:
+    default_catalogue(per_style=1, root=root, describe=logging_describe, workers=1, progress=False)
+
+
+def test_two_processes_build_the_default_once(tmp_path, monkeypatch):
+    log = tmp_path / "describers.log"
+    monkeypatch.setenv("CATALOGUE_TEST_LOG", str(log))
+    root = tmp_path / "catalogue"
+    context = multiprocessing.get_context("spawn")
+    builders = [context.Process(target=_build, args=(str(root),)) for _ in range(2)]
+    for process in builders:
+        process.start()
+    for process in builders:
+        process.join(timeout=120)
+    assert [p.exitcode for p in builders] == [0, 0]
+    pids = log.read_text().split()
+    assert len(pids) == len(STYLE_IDS) and len(set(pids)) == 1  # one process described every beat, once
+    catalogue = Catalogue(root)
+    assert len(catalogue) == len(STYLE_IDS) and catalogue._meta("default_per_style") == "1"
+    assert {r.source for r in catalogue.list()} == {"generated"}
+
+    log.unlink()
+    _build(str(root))  # complete: nothing is generated again
+    assert not log.exists()
+
+
+def test_default_catalogue_location(tmp_path, monkeypatch):
+    from beat_selection.catalogue import catalogue_dir
+    monkeypatch.setenv("BEAT_SELECTION_CATALOGUE", str(tmp_path / "elsewhere"))
+    assert catalogue_dir() == tmp_path / "elsewhere"
+    monkeypatch.delenv("BEAT_SELECTION_CATALOGUE")
+    monkeypatch.setenv("BEAT_SELECTION_CACHE", str(tmp_path / "cache"))
+    from beat_selection.beats import GENERATOR_VERSION
+    from beat_selection.model import model_version
+    # a new generator or model must never reuse a default catalogue built by the old one
+    assert catalogue_dir() == tmp_path / "cache" / f"catalogue-g{GENERATOR_VERSION}-m{model_version()}"
+
+
+def test_a_catalogue_pickles_as_its_directory(tmp_path):
+    import pickle
+    catalogue = Catalogue(tmp_path, describe=quick_describe)
+    record = catalogue.add_file(click_track(3))
+    copy = pickle.loads(pickle.dumps(catalogue))
+    assert copy.root == catalogue.root and copy.describe is quick_describe and copy.get(record.id) == record
+
+
+def test_add_file_with_the_real_model(tmp_path):
+    "The default describer is the shipped style model: a user's beat gets its analysis, style and embedding."
+    from conftest import SAMPLE
+    from beat_selection.beats import STYLE_IDS
+    catalogue = Catalogue(tmp_path)
+    record = catalogue.add_file(SAMPLE, name="sample")
+    assert record.style in STYLE_IDS and record.source == "user"
+    assert record.embedding.shape == (32,) and abs(float(np.linalg.norm(record.embedding)) - 1) < 1e-4
+    assert catalogue.get(record.id).name == "sample" and catalogue.audio_path(record.id).is_file()
