@@ -43,7 +43,8 @@ pytest: setup
 serve: setup
 	$(BIN)/beat-select analyze data/sample.wav
 
-# Sampled kits and the real-score key set need Debian's fluid-soundfont-gm; without it the synth kits run alone.
+# Needs Debian's fluid-soundfont-gm (real-score key set, sampled kits), hydrogen-drumkits (sampled kits)
+# and mma (third-party grooves for the style model): apt-get install fluid-soundfont-gm hydrogen-drumkits mma.
 bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
 	$(BIN)/python bench/analysis.py
