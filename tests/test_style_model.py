@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from beat_selection.beats import HELD_OUT_KITS, STYLE_IDS, BeatSpec, generate_beat, kit_available
-from beat_selection.model import STYLE_MODEL_PATH, describe, model_card, style_model
+from beat_selection.model import STYLE_MODEL_PATH, describe, model_card, model_version, style_model
 
 from conftest import SAMPLE
 
@@ -14,6 +14,7 @@ def test_model_ships_with_the_package():
     assert STYLE_MODEL_PATH.is_file()
     assert STYLE_MODEL_PATH.stat().st_size < 5_000_000
     assert style_model().styles == STYLE_IDS
+    assert model_card()["model_version"] == model_version()  # the card describes this very file
 
 
 def test_prediction_contract_on_the_sample():
@@ -47,7 +48,9 @@ def test_batch_and_single_predictions_agree():
 
 def test_one_unseen_beat_per_style_on_an_unseen_kit():
     "Seeds no split uses, a kit training never heard: most styles must still be recognised."
-    kit = next((k for k in HELD_OUT_KITS if kit_available(k)), "synth")
+    kit = next((k for k in HELD_OUT_KITS if kit_available(k)), None)
+    if kit is None:
+        pytest.skip("no held-out kit is installed (fluid-soundfont-gm, hydrogen-drumkits)")
     right = [describe(generate_beat(BeatSpec(style, seconds=15.0, kit=kit), seed=7_777_777).audio)[1].style == style
              for style in STYLE_IDS]
     assert sum(right) >= 11, [s for s, ok in zip(STYLE_IDS, right) if not ok]
