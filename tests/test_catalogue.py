@@ -189,19 +189,26 @@ def test_readers_and_a_writer_in_parallel(tmp_path):
     catalogue.add_file(click_track(0))
     context = multiprocessing.get_context("spawn")
     ready, stop, errors, passes = context.Semaphore(0), context.Event(), context.Queue(), context.Queue()
-    readers = [context.Process(target=_reader, args=(str(tmp_path), ready, stop, errors, passes)) for _ in range(3)]
-    writer = context.Process(target=_writer, args=(str(tmp_path), 30))
-    for process in readers:
-        process.start()
-    for _ in readers:
-        assert ready.acquire(timeout=60)  # every reader is reading before the writer starts
-    writer.start()
-    writer.join(timeout=120)
-    time.sleep(0.5)  # let the readers see the final state too
-    stop.set()
-    counts = [passes.get(timeout=30) for _ in readers]
-    for process in readers:
-        process.join(timeout=30)
+    readers = [context.Process(target=_reader, args=(str(tmp_path), ready, stop, errors, passes), daemon=True)
+               for _ in range(3)]
+    writer = context.Process(target=_writer, args=(str(tmp_path), 30), daemon=True)
+    try:
+        for process in readers:
+            process.start()
+        for _ in readers:
+            assert ready.acquire(timeout=60)  # every reader is reading before the writer starts
+        writer.start()
+        writer.join(timeout=120)
+        time.sleep(0.5)  # let the readers see the final state too
+        stop.set()
+        counts = [passes.get(timeout=30) for _ in readers]
+        for process in readers:
+            process.join(timeout=30)
+    finally:  # a failed assertion must not leave processes that keep pytest from exiting
+        stop.set()
+        for process in [*readers, writer]:
+            if process.is_alive():
+                process.terminate()
     reader_errors = []
     while not errors.empty():
         reader_errors.append(errors.get())
@@ -221,11 +228,16 @@ def test_two_processes_build_the_default_once(tmp_path, monkeypatch):
     monkeypatch.setenv("CATALOGUE_TEST_LOG", str(log))
     root = tmp_path / "catalogue"
     context = multiprocessing.get_context("spawn")
-    builders = [context.Process(target=_build, args=(str(root),)) for _ in range(2)]
-    for process in builders:
-        process.start()
-    for process in builders:
-        process.join(timeout=120)
+    builders = [context.Process(target=_build, args=(str(root),), daemon=True) for _ in range(2)]
+    try:
+        for process in builders:
+            process.start()
+        for process in builders:
+            process.join(timeout=120)
+    finally:
+        for process in builders:
+            if process.is_alive():
+                process.terminate()
     assert [p.exitcode for p in builders] == [0, 0]
     pids = log.read_text().split()
     assert len(pids) == len(STYLE_IDS) and len(set(pids)) == 1  # one process described every beat, once
@@ -245,9 +257,10 @@ def test_default_catalogue_location(tmp_path, monkeypatch):
     monkeypatch.delenv("BEAT_SELECTION_CATALOGUE")
     monkeypatch.setenv("BEAT_SELECTION_CACHE", str(tmp_path / "cache"))
     from beat_selection.beats import GENERATOR_VERSION
-    from beat_selection.model import model_version
-    # a new generator or model must never reuse a default catalogue built by the old one
-    assert catalogue_dir() == tmp_path / "cache" / f"catalogue-g{GENERATOR_VERSION}-m{model_version()}"
+    from beat_selection.model import analysis_version, model_version
+    # a new generator, analysis or model must never reuse a default catalogue built by the old one
+    expected = f"catalogue-g{GENERATOR_VERSION}-a{analysis_version()}-m{model_version()}"
+    assert catalogue_dir() == tmp_path / "cache" / expected
 
 
 def test_a_catalogue_pickles_as_its_directory(tmp_path):
