@@ -43,7 +43,7 @@ other non-4/4 metres, marches, polkas, dance/techno/trance, fusion, shuffles, ge
 soul", "soul pop", trip-hop, calypso, tango, bolero, beguine, ...) is not used. Decisions worth stating:
 
 * pop, 8-beat (the arranger-keyboard name of the straight-eighths pop/rock beat), punk, metal, hard rock,
-  50s rock'n'roll, folk/soft rock and rock ballads (incl. 12/8) -> rock, as the issue maps rock/pop/punk.
+  50s rock'n'roll, folk/soft rock and rock ballads (incl. 12/8) -> rock, as the taxonomy maps rock/pop/punk.
 * soul, Motown, R&B (incl. the 12/8 R&B ballad, which the generator's rnb style also plays) -> rnb.
 * bossa nova, samba, salsa, mambo, son, cha-cha, rhumba, merengue, afro-cuban -> latin.
 * swing, bebop, big band, jazz combo/trio/guitar, Dixieland, gypsy jazz -> jazz; jazz waltzes are 3/4

@@ -7,7 +7,7 @@
    never trained on. Top-1 (targets: all >= 95 %, drums only >= 85 %, no drums >= 70 %), top-3, macro-F1.
 2. **Third-party grooves** (`bench/mma_grooves.py`, needs `apt-get install mma`): drum patterns from
    Debian's MMA groove library, programmed by others, mapped to our taxonomy by file name and rendered on
-   the acoustic held-out kits. Targets borrowed from the issue's real-performance criterion: top-1 >= 75 %,
+   the acoustic held-out kits. Targets are those set for real performances: top-1 >= 75 %,
    top-3 >= 92 %. Drums only is the primary measure; "full" adds MMA's own accompaniment.
 3. **Speed** on one core, for a 30 s clip: CPU ms (`time.process_time`, median of `--repeats` runs, numba
    compiled and the model loaded before the clock starts) of `analyze()`, and of `model_inputs()` (reusing the
