@@ -1,0 +1,263 @@
+"The API over HTTP, against a real uvicorn server in another process (see `api_server` in conftest.py)."
+from __future__ import annotations
+
+import io
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from beat_selection.beats import STYLE_IDS
+from conftest import API_KEY, MAX_UPLOAD, SAMPLE, chord
+
+SAMPLE_BYTES = SAMPLE.read_bytes()
+
+
+def wav_bytes(data: np.ndarray, sr: int = 44_100, subtype: str = "PCM_16") -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, data, sr, format="WAV", subtype=subtype)
+    return buffer.getvalue()
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, (response.status_code, response.text[:300])
+    error = response.json()["error"]
+    assert set(error) == {"code", "message", "request_id"} and error["message"]
+    assert "Traceback" not in response.text and "/tmp/" not in response.text
+    if code:
+        assert error["code"] == code, error
+    return error
+
+
+@pytest.fixture(scope="module")
+def client(api_server):
+    with httpx.Client(base_url=api_server, timeout=60) as c:
+        yield c
+
+
+# --- happy paths ------------------------------------------------------------------------------------------
+
+def test_health_ready_docs(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready").json()
+    assert ready["status"] == "ready" and ready["beats"] == len(STYLE_IDS) and ready["workers"] == 2
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/analyze", "/recommend", "/beats", "/beats/{beat_id}", "/beats/{beat_id}/audio", "/health", "/ready"} <= set(paths)
+
+
+def test_recommend_the_sample(client):
+    r = client.post("/recommend", files={"file": ("sample.wav", SAMPLE_BYTES, "audio/wav")}, data={"top_k": "3"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["recommended_beat"] == "Afro" and body["confidence"] > 0.5
+    assert [s["id"] for s in body["styles"]][0] == "afro" and len(body["styles"]) == len(STYLE_IDS)
+    assert len(body["matches"]) == 3 and body["analysis"]["key_name"] == "E minor"
+    match = body["matches"][0]
+    assert set(match["reasons"]) == {"tempo", "key", "energy", "groove"}
+    audio = client.get(match["audio_url"])
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/flac"
+    assert sf.info(io.BytesIO(audio.content)).format == "FLAC"
+    assert r.headers["x-request-id"]
+
+
+def test_recommend_with_a_style_filter(client):
+    r = client.post("/recommend", files={"file": ("s.wav", SAMPLE_BYTES)}, data={"style": "trap", "top_k": "10"})
+    assert r.status_code == 200 and {m["style"] for m in r.json()["matches"]} == {"trap"}
+    assert_error(client.post("/recommend", files={"file": ("s.wav", SAMPLE_BYTES)}, data={"style": "polka"}), 422, "invalid_request")
+    assert_error(client.post("/recommend", files={"file": ("s.wav", SAMPLE_BYTES)}, data={"top_k": "0"}), 422)
+
+
+def test_analyze(client):
+    r = client.post("/analyze", files={"file": ("sample.wav", SAMPLE_BYTES)})
+    assert r.status_code == 200
+    a = r.json()
+    assert abs(a["tempo"] - 107) < 3 and a["camelot"] == "9A" and set(a["rhythm_grid"]) == {"low", "mid", "high"}
+    for field in ("tempo", "key", "mode", "time_signature", "energy", "danceability", "loudness", "tempo_confidence", "key_confidence"):
+        assert field in a
+
+
+def test_beats_listing_filters_and_paging(client):
+    everything = client.get("/beats", params={"limit": 100}).json()
+    assert everything["total"] == len(STYLE_IDS) == len(everything["items"])
+    page = client.get("/beats", params={"limit": 5, "offset": 10}).json()
+    assert [b["id"] for b in page["items"]] == [b["id"] for b in everything["items"][10:15]][:len(page["items"])]
+    one = everything["items"][0]
+    by_key = client.get("/beats", params={"key": one["camelot"]}).json()
+    assert one["id"] in {b["id"] for b in by_key["items"]} and all(b["camelot"] == one["camelot"] for b in by_key["items"])
+    fast = client.get("/beats", params={"bpm_min": 120}).json()
+    assert all(b["bpm"] >= 120 for b in fast["items"]) and fast["total"] < everything["total"]
+    detail = client.get(f"/beats/{one['id']}").json()
+    assert detail["analysis"]["tempo"] > 0 and set(detail["style_probabilities"]) == set(STYLE_IDS)
+
+
+@pytest.mark.parametrize("params,code", [({"limit": 1000}, "invalid_request"), ({"offset": -1}, "invalid_request"),
+                                          ({"style": "polka"}, "invalid_request"), ({"key": "H minor"}, "invalid_request"),
+                                          ({"bpm_min": "fast"}, "invalid_request")])
+def test_beats_bad_queries(client, params, code):
+    assert_error(client.get("/beats", params=params), 422, code)
+
+
+def test_unknown_things_are_json_404_and_405(client):
+    assert_error(client.get("/beats/no-such-beat"), 404, "not_found")
+    assert_error(client.get("/beats/no-such-beat/audio"), 404, "not_found")
+    assert_error(client.get("/beats/..%2F..%2Fetc%2Fpasswd/audio"), 404)
+    assert_error(client.get("/nowhere"), 404, "not_found")
+    assert_error(client.delete("/beats"), 405, "method_not_allowed")
+
+
+def test_demo_page_and_metrics(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "beat_selection" in page.text and 'id="file"' in page.text
+    metrics = client.get("/metrics").text
+    assert "beat_selection_requests_total" in metrics and "beat_selection_request_seconds_bucket" in metrics
+
+
+# --- every bad input of the audio chapter, through HTTP -----------------------------------------------------
+
+def _truncated() -> bytes:
+    return wav_bytes(chord())[:30]
+
+
+BAD_UPLOADS = {
+    "empty": (b"", 422, "empty_audio"),
+    "text": (b"hello, this is not audio at all\n" * 50, 415, "unsupported_format"),
+    "random bytes": (np.random.default_rng(1).bytes(100_000), 415, "unsupported_format"),
+    "truncated wav": (_truncated(), 422, "corrupt_audio"),
+    "silence": (wav_bytes(np.zeros((44_100 * 4, 2), np.float32)), 422, "silent_audio"),
+    "too short": (wav_bytes(chord(seconds=1.0)), 422, "too_short"),
+    "too long": (wav_bytes(np.full((8_000 * 70, 1), 0.1, np.float32), 8_000), 413, "too_long"),  # the server allows 60 s
+    "sample rate too low": (wav_bytes(chord(sr=4_000), 4_000), 415, "unsupported_parameters"),
+    "40 channels": (wav_bytes(chord(channels=40, seconds=2.5, sr=8_000), 8_000), 415, "unsupported_parameters"),
+    "NaN samples": (wav_bytes(np.where(np.arange(44_100 * 3)[:, None] == 5000, np.nan, chord()), subtype="FLOAT"), 422, "corrupt_audio"),
+}
+
+
+@pytest.mark.parametrize("endpoint", ["/analyze", "/recommend"])
+@pytest.mark.parametrize("name", list(BAD_UPLOADS))
+def test_bad_audio_gets_its_status(client, endpoint, name):
+    data, status, code = BAD_UPLOADS[name]
+    assert_error(client.post(endpoint, files={"file": (name, data)}), status, code)
+
+
+def test_missing_file_field_and_not_multipart(client):
+    assert_error(client.post("/recommend", data={"top_k": "3"}), 422, "invalid_request")
+    assert_error(client.post("/recommend", content=b"raw bytes", headers={"content-type": "audio/wav"}), 422)
+    r = client.post("/recommend", content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code in (400, 422) and r.json()["error"]["code"]
+
+
+# --- limits: size, slow clients, concurrency ----------------------------------------------------------------
+
+def raw_request(url: str, head: bytes, body: bytes = b"", read_timeout: float = 10) -> tuple[bytes, float]:
+    "Send raw bytes on a socket; (the whole response, seconds until its first byte)."
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=read_timeout) as s:
+        started = time.monotonic()
+        s.sendall(head + body)
+        response = s.recv(65536)
+        elapsed = time.monotonic() - started
+        try:
+            while chunk := s.recv(65536):  # until the server closes: it must not wait for the rest of the body
+                response += chunk
+        except TimeoutError:
+            pass
+        return response, elapsed
+
+
+def test_oversize_upload_is_refused_before_it_is_read(api_server):
+    head = (f"POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            f"Content-Length: {50 * MAX_UPLOAD}\r\n\r\n").encode()
+    response, _ = raw_request(api_server, head, b"--b\r\n")  # 5 bytes of a 150 MB body: the server must answer anyway
+    assert response.startswith(b"HTTP/1.1 413") and b'"too_large"' in response
+
+
+def test_oversize_chunked_upload_is_cut_off(api_server):
+    host, port = api_server.removeprefix("http://").split(":")
+    chunk = b"\0" * 65536
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"POST /recommend HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+        part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
+        s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        sent = 0
+        while sent < 20 * MAX_UPLOAD and not select.select([s], [], [], 0)[0]:  # stop once the server answers
+            s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sent += len(chunk)
+        response = s.recv(65536)
+    assert response.startswith(b"HTTP/1.1 413"), response[:200]
+    assert sent < 20 * MAX_UPLOAD  # answered long before the 60 MB body ended (socket buffers hold a few MB)
+
+
+def test_slow_client_gets_408_and_does_not_block_others(api_server, client):
+    head = (b"POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 100000\r\n\r\n")
+    result = {}
+    slow = threading.Thread(target=lambda: result.update(zip(("response", "seconds"), raw_request(api_server, head, b"--b\r\n"))))
+    slow.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert client.get("/health").status_code == 200 and time.monotonic() - started < 1.5
+    slow.join(30)
+    assert result["response"].startswith(b"HTTP/1.1 408"), result["response"][:200]
+    assert 1.5 < result["seconds"] < 10  # the idle timeout of the test server is 2 s
+
+
+def test_concurrent_uploads_get_answers_or_503(client):
+    def post(_):
+        return client.post("/recommend", files={"file": ("s.wav", SAMPLE_BYTES)})
+
+    with ThreadPoolExecutor(12) as pool:
+        responses = list(pool.map(post, range(12)))
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 503} and statuses.count(200) >= 4, statuses  # 2 workers + 2 waiting at least
+    for r in responses:
+        if r.status_code == 503:
+            assert_error(r, 503, "busy")
+            assert r.headers["retry-after"]
+    assert client.get("/ready").status_code == 200  # and the server is fine afterwards
+
+
+# --- adding beats ------------------------------------------------------------------------------------------
+
+def test_adding_a_beat_needs_the_key(client):
+    upload = {"file": ("my groove.wav", SAMPLE_BYTES)}
+    assert_error(client.post("/beats", files=upload), 401, "unauthorized")
+    assert_error(client.post("/beats", files=upload, headers={"X-API-Key": "wrong"}), 401, "unauthorized")
+    r = client.post("/beats", files=upload, data={"style": "afro"}, headers={"X-API-Key": API_KEY})
+    assert r.status_code == 201, r.text
+    beat = r.json()
+    assert (beat["name"], beat["style"], beat["source"]) == ("my groove", "afro", "user")
+    assert client.get(f"/beats/{beat['id']}").status_code == 200
+    # the recommender sees it at once: the sample is its own best match
+    best = client.post("/recommend", files={"file": ("s.wav", SAMPLE_BYTES)}, data={"top_k": "1"}).json()["matches"][0]
+    assert best["id"] == beat["id"]
+    assert_error(client.post("/beats", files={"file": ("x.txt", b"not audio" * 10)}, headers={"X-API-Key": API_KEY}), 415)
+
+
+def test_adding_is_off_without_a_configured_key():
+    from fastapi.testclient import TestClient
+    from beat_selection.api import Settings, create_app
+    app = create_app(Settings(api_key=None))
+    r = TestClient(app).post("/beats", files={"file": ("s.wav", SAMPLE_BYTES)}, headers={"X-API-Key": "anything"})
+    assert_error(r, 403, "adding_disabled")
+
+
+# --- the whole schema, fuzzed ------------------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("schemathesis", path=sys.prefix + "/bin") is None, reason="schemathesis not installed")
+def test_no_server_error_anywhere_in_the_schema(api_server):
+    run = subprocess.run([sys.prefix + "/bin/schemathesis", "run", api_server + "/openapi.json",
+                          "--checks", "not_a_server_error", "--max-examples", "25", "--seed", "1",
+                          "--request-timeout", "30", "--header", f"X-API-Key: {API_KEY}", "--no-color"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
