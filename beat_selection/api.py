@@ -1,5 +1,4 @@
-"""How the analysis, the style model and the recommender become a web service that a producer's browser, a
-script or a load balancer can rely on: `uvicorn beat_selection.api:app`.
+"""How the analysis, the style model and the recommender become a web service that a producer's browser, a script or a load balancer can rely on: `uvicorn beat_selection.api:app`.
 
 Docs: https://beat-selection.github.io/beat_selection/api.html.md"""
 

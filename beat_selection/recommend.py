@@ -1,5 +1,4 @@
-"""How a track's analysis and style become a ranked list of catalogue beats, each with a score a producer can
-check: the tempo to play it at, the key to put it in, and why it won.
+"""How a track's analysis and style become a ranked list of catalogue beats, each with a score a producer can check: the tempo to play it at, the key to put it in, and why it won.
 
 Docs: https://beat-selection.github.io/beat_selection/recommend.html.md"""
 
