@@ -40,8 +40,12 @@ nbtest: setup
 pytest: setup
 	$(BIN)/python -m pytest
 
+# The API and its demo page on http://127.0.0.1:8000 (the default catalogue is generated on first use).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 serve: setup
-	$(BIN)/beat-select analyze data/sample.wav
+	$(BIN)/beat-select catalogue build
+	$(BIN)/beat-select serve --host $(HOST) --port $(PORT)
 
 # Needs Debian's fluid-soundfont-gm (real-score key set, sampled kits), hydrogen-drumkits (sampled kits)
 # and mma (third-party grooves for the style model): apt-get install fluid-soundfont-gm hydrogen-drumkits mma.
@@ -49,6 +53,8 @@ bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
 	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/model.py
+	$(BIN)/python bench/recommend.py
+	$(BIN)/python bench/api.py
 
 # Retrain the tempo-level model shipped in beat_selection/models/tempo_level.json.
 train-tempo: setup
