@@ -113,24 +113,26 @@ def multipart(clip: bytes, boundary: str = "beat-selection-bench") -> tuple[byte
 
 def load(url: str, clip: bytes, clients: int, duration: float, format: str = "wav") -> dict:
     "Closed-loop load: `clients` threads posting back to back."
-    latencies, statuses, stop = [], Counter(), time.monotonic() + duration
+    stop = time.monotonic() + duration
     body, headers = multipart(clip)
+    results: list[list[tuple[int, float]]] = [[] for _ in range(clients)]  # one list per thread: no shared counter
 
-    def client() -> None:
+    def client(mine: list) -> None:
         with httpx.Client(base_url=url, timeout=60) as c:
             while time.monotonic() < stop:
                 t = time.perf_counter()
                 r = c.post("/recommend", content=body, headers=headers)
-                latencies.append(time.perf_counter() - t)
-                statuses[r.status_code] += 1
+                mine.append((r.status_code, time.perf_counter() - t))
 
     started = time.monotonic()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(mine,)) for mine in results]
     for t in threads: t.start()
     for t in threads: t.join()
     elapsed = time.monotonic() - started
-    ms = np.array(latencies) * 1000
-    return dict(format=format, size=len(clip), clients=clients, n=len(ms), rps=statuses[200] / elapsed, p50=np.percentile(ms, 50),
+    answers = [a for mine in results for a in mine]
+    statuses = Counter(status for status, _ in answers)
+    ms = np.array([seconds for status, seconds in answers if status == 200]) * 1000  # latency of real answers only
+    return dict(format=format, size=len(clip), clients=clients, n=len(answers), rps=statuses[200] / elapsed, p50=np.percentile(ms, 50),
                 p95=np.percentile(ms, 95), p99=np.percentile(ms, 99), statuses=dict(statuses))
 
 

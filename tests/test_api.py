@@ -49,7 +49,7 @@ def client(api_server):
 def test_health_ready_docs(client):
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready").json()
-    assert ready["status"] == "ready" and ready["beats"] == len(STYLE_IDS) and ready["workers"] == 2
+    assert ready["status"] == "ready" and ready["beats"] >= len(STYLE_IDS) and ready["workers"] == 2  # + beats added by tests
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/analyze", "/recommend", "/beats", "/beats/{beat_id}", "/beats/{beat_id}/audio", "/health", "/ready"} <= set(paths)
@@ -88,7 +88,7 @@ def test_analyze(client):
 
 def test_beats_listing_filters_and_paging(client):
     everything = client.get("/beats", params={"limit": 100}).json()
-    assert everything["total"] == len(STYLE_IDS) == len(everything["items"])
+    assert everything["total"] == len(everything["items"]) >= len(STYLE_IDS)
     page = client.get("/beats", params={"limit": 5, "offset": 10}).json()
     assert [b["id"] for b in page["items"]] == [b["id"] for b in everything["items"][10:15]][:len(page["items"])]
     one = everything["items"][0]
