@@ -1,4 +1,4 @@
-"""`beat-select analyze | recommend | catalogue | serve | train`: the analysis, the recommender, the catalogue and the API from a terminal, as readable tables or as JSON for scripts.
+"""`beat-select analyze | recommend | catalogue | serve | train | carousel`: the analysis, the recommender, the catalogue and the API from a terminal, as readable tables or as JSON for scripts.
 
 Docs: https://beat-selection.github.io/beat_selection/cli.html.md"""
 
@@ -25,7 +25,7 @@ from .recommend import Recommendation, recommend
 # %% auto #0
 __all__ = ['EXIT_UNREADABLE', 'EXIT_USAGE', 'EXIT_REFUSED', 'EXIT_MISSING_EXTRA', 'format_style', 'format_analysis',
            'format_recommendation', 'format_beats', 'build_parser', 'add_recommend_parser', 'add_catalogue_parser',
-           'add_serve_parser', 'open_catalogue', 'main']
+           'add_serve_parser', 'open_catalogue', 'add_carousel_parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #678dc9e6
 def _grid_row(steps: list[float]) -> str:
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recommend_parser(commands)
     add_catalogue_parser(commands)
     add_serve_parser(commands)
+    add_carousel_parser(commands)
     return parser
 
 def _catalogue_option(parser: argparse.ArgumentParser) -> None:
@@ -202,6 +203,25 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, limit_concurrency=1000, timeout_keep_alive=5)
     return 0
 
+def add_carousel_parser(commands) -> None:
+    cmd = commands.add_parser("carousel", help="slides from a real run on a file: PNG pages and a PDF (needs matplotlib)")
+    cmd.add_argument("file", help="the audio file the pages describe")
+    cmd.add_argument("--lang", choices=("en", "fr"), default="en", help="language of the pages (default en)")
+    cmd.add_argument("--theme", choices=("light", "dark"), default="light")
+    cmd.add_argument("--out", type=Path, default=None, help="folder for the pages (default: carousel/LANG)")
+    _catalogue_option(cmd)
+
+def _carousel(args: argparse.Namespace) -> int:
+    try:
+        from beat_selection.carousel import build_carousel  # matplotlib is not a dependency of the library
+    except ImportError as e:
+        print(f"beat-select carousel: {e}; install it with: pip install matplotlib", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
+    out = args.out or Path("carousel") / args.lang
+    pages = build_carousel(args.file, out, lang=args.lang, theme=args.theme, catalogue=open_catalogue(args.catalogue))
+    print(f"{len(pages)} pages in {out}: {pages[0].name} … {pages[-1].name}, carousel.pdf")
+    return 0
+
 EXIT_UNREADABLE, EXIT_USAGE, EXIT_REFUSED, EXIT_MISSING_EXTRA = 1, 2, 3, 4
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"analyze": _analyze, "train": _train, "recommend": _recommend, "catalogue": _catalogue,
-                "serve": _serve}[args.command](args)
+                "serve": _serve, "carousel": _carousel}[args.command](args)
     except AudioError as e:
         print(f"beat-select: {getattr(args, 'file', args.command)}: {e}", file=sys.stderr)
         return EXIT_REFUSED
