@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol, Sequ
 import numpy as np
 import soundfile
 
-from .audio import DEFAULT_SR, Audio, AudioSource, load_audio
+from .audio import DEFAULT_SR, Audio, AudioError, AudioSource, load_audio
 from .beats import (ALL_KITS, STYLE_IDS, STYLE_NAMES, STYLES, BeatSpec, cache_dir, generate_beat,
                                   parallel_map, parse_key)
 from .features import Analysis, camelot, key_name
@@ -33,8 +33,8 @@ from .features import Analysis, camelot, key_name
 __all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'COLUMNS', 'BUSY_TIMEOUT', 'DEFAULT_SEED_BASE',
            'DEFAULT_BARS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord', 'StylePredictionLike', 'default_describe',
            'new_record', 'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect', 'exclusive_lock',
-           'encode_flac', 'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan', 'render_planned',
-           'build_default', 'catalogue_dir', 'default_catalogue']
+           'ReadOnlyCatalogueError', 'writable', 'connect_read_only', 'encode_flac', 'write_atomically', 'Catalogue',
+           'PlannedBeat', 'default_plan', 'render_planned', 'build_default', 'catalogue_dir', 'default_catalogue']
 
 # %% ../nbs/03a_catalogue.ipynb #60aa46e3
 @dataclass(frozen=True)
@@ -185,8 +185,10 @@ def where_clause(style: str | None = None, bpm_min: float | None = None, bpm_max
 BUSY_TIMEOUT = 10.0  # seconds a connection waits for another writer before giving up
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    "A connection in autocommit mode (transactions are explicit) that waits for busy writers."
+def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    "A connection in autocommit mode (transactions are explicit) that waits for busy writers; `read_only`: see below."
+    if read_only:
+        return connect_read_only(path)
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
     connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
     connection.execute("PRAGMA synchronous = NORMAL")  # with WAL: a power cut may lose the last commit, never corrupt
@@ -212,6 +214,28 @@ def exclusive_lock(path: Path, waiting: str | None = None) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+# %% ../nbs/03a_catalogue.ipynb #5d2b8f61
+class ReadOnlyCatalogueError(AudioError):
+    "No beat can be added: the catalogue is read-only data (a container image's, a read-only mount)."
+    code, status = "read_only_catalogue", 409
+
+
+def writable(root: Path) -> bool:
+    "Whether this process may change the catalogue at `root`: its folder, `audio/` and database, where they exist."
+    return all(os.access(p, os.W_OK) for p in (root, root / "audio", root / "catalogue.sqlite") if p.exists())
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    "A connection that never writes: `mode=ro`, else `immutable=1` for a WAL file whose folder cannot take its `-shm`."
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
+    try:
+        connection.execute("PRAGMA schema_version").fetchone()  # SQLite opens files lazily: fail here, not mid-request
+        return connection
+    except sqlite3.OperationalError:
+        connection.close()
+    return sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
 
 # %% ../nbs/03a_catalogue.ipynb #22af9b80
 def encode_flac(samples: np.ndarray, sr: int = DEFAULT_SR) -> bytes:
@@ -244,12 +268,16 @@ _INHERITED_CONNECTIONS: list[sqlite3.Connection] = []  # kept open, unused, in f
 class Catalogue:
     "A directory of beats: `catalogue.sqlite` plus `audio/<id>.flac`. Safe for many readers and threads."
 
-    def __init__(self, root: str | os.PathLike, describe: Describe | None = None):
+    def __init__(self, root: str | os.PathLike, describe: Describe | None = None, read_only: bool | None = None):
         self.root = Path(root)
         self.path = self.root / "catalogue.sqlite"
         self.describe: Describe = describe or default_describe
+        self.read_only = not writable(self.root) if read_only is None else read_only  # None: as the folder allows
         self._local = threading.local()
-        (self.root / "audio").mkdir(parents=True, exist_ok=True)
+        if self.read_only and not self.path.is_file():
+            raise ReadOnlyCatalogueError(f"{self.root} holds no catalogue, and it is read-only: none can be made there")
+        if not self.read_only:
+            (self.root / "audio").mkdir(parents=True, exist_ok=True)
         self._create_schema()
 
     def _connection(self) -> sqlite3.Connection:
@@ -257,7 +285,7 @@ class Catalogue:
         if getattr(local, "pid", None) != os.getpid():  # first use in this thread, or a forked child
             if getattr(local, "connection", None) is not None:
                 _INHERITED_CONNECTIONS.append(local.connection)  # closing a parent's connection in a child corrupts
-            local.connection, local.pid = connect(self.path), os.getpid()
+            local.connection, local.pid = connect(self.path, self.read_only), os.getpid()
         return local.connection
 
     def _create_schema(self) -> None:
@@ -265,10 +293,15 @@ class Catalogue:
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{self.path} has schema version {version}; this code knows up to {SCHEMA_VERSION}")
         if version < SCHEMA_VERSION:
+            self._refuse_if_read_only(f"its schema (version {version}) cannot be brought to version {SCHEMA_VERSION}")
             with exclusive_lock(self.root / "schema.lock"):
                 self._connection().execute("PRAGMA journal_mode = WAL")
                 self._connection().executescript(
                     f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def _refuse_if_read_only(self, what: str) -> None:
+        if self.read_only:  # the message may reach an API client: no server path in it
+            raise ReadOnlyCatalogueError(f"this catalogue is read-only: {what}")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -309,7 +342,7 @@ class Catalogue:
         return f"Catalogue({str(self.root)!r}, {len(self)} beats)"
 
     def __reduce__(self):  # travels to other processes as its directory and describer, never as connections
-        return Catalogue, (self.root, self.describe)
+        return Catalogue, (self.root, self.describe, self.read_only)
 
     def embeddings(self) -> tuple[list[str], np.ndarray]:
         "Every beat's id and its embedding as one `(n, d)` float32 matrix, in the same (id) order."
@@ -330,6 +363,7 @@ class Catalogue:
 
     def store(self, record: BeatRecord, flac: bytes, replace: bool = False) -> bool:
         "Save a described beat and its FLAC audio; an existing beat is kept unless `replace`. True if stored."
+        self._refuse_if_read_only("beats cannot be added to it")
         if not replace and self._connection().execute("SELECT 1 FROM beats WHERE id = ?", (record.id,)).fetchone():
             return False
         write_atomically(self.audio_path(record.id), flac)
@@ -344,6 +378,7 @@ class Catalogue:
 
     def add_file(self, source: AudioSource, name: str | None = None, style: str | None = None) -> BeatRecord:
         "Decode, analyse, describe and store a beat of your own; `style` defaults to the style model's guess."
+        self._refuse_if_read_only("beats cannot be added to it")  # before the analysis, not after it
         if style is not None and style not in STYLE_IDS:
             raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLE_IDS)}")
         audio = load_audio(source)  # AudioError subclasses propagate: an API maps them to 415 / 422
@@ -358,6 +393,7 @@ class Catalogue:
         return row[0] if row else None
 
     def _set_meta(self, name: str, value: str) -> None:
+        self._refuse_if_read_only(f"{name!r} cannot be recorded")
         with self._transaction() as connection:
             connection.execute("INSERT INTO meta (name, value) VALUES (?, ?) "
                                "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
@@ -442,13 +478,14 @@ def _importing_a_spawned_main() -> bool:
 
 
 def default_catalogue(per_style: int = 24, root: str | os.PathLike | None = None, describe: Describe | None = None,
-                      workers: int = 2, progress: bool = True) -> Catalogue:
+                      workers: int = 2, progress: bool = True, read_only: bool | None = None) -> Catalogue:
     "The default catalogue (at `root`, else `catalogue_dir()`), generated on first use, once across processes."
     if _importing_a_spawned_main():
         raise RuntimeError("default_catalogue() ran while a worker process imported your script: call it under "
                            "`if __name__ == '__main__':`, or pass workers=1")
-    catalogue = Catalogue(root or catalogue_dir(), describe)
+    catalogue = Catalogue(root or catalogue_dir(), describe, read_only)
     if catalogue._meta("default_per_style") != str(per_style):
+        catalogue._refuse_if_read_only(f"its default beats ({per_style} per style) cannot be generated there")
         with exclusive_lock(catalogue.root / "build.lock", waiting="waiting for another process to build the catalogue"):
             if catalogue._meta("default_per_style") != str(per_style):  # not built while we waited
                 build_default(catalogue, per_style, workers, progress)
