@@ -8,7 +8,7 @@ export PYTHONHASHSEED := 0
 # librosa's numba functions are compiled once and cached here; parallel first compiles can corrupt a cache.
 export NUMBA_CACHE_DIR := $(CURDIR)/.venv/numba-cache
 
-.PHONY: setup test check-sync nbtest pytest serve bench train train-tempo lab clean
+.PHONY: setup test check-sync nbtest pytest serve bench train train-tempo lab clean lint docker docker-smoke nbval carousel
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Everything CI checks: notebooks and library in sync, notebook tests, pytest.
-test: setup check-sync nbtest pytest
+# Everything CI checks: the CI/CD files linted, notebooks and library in sync, notebook tests, pytest.
+test: setup lint check-sync nbval pytest
 
 # Fails when nbdev-clean or nbdev-export would change a tracked file.
 check-sync: setup
@@ -34,8 +34,28 @@ check-sync: setup
 	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; \
 	echo "notebooks clean, library in sync with nbs/"
 
+# The CI/CD workflow against GitHub's workflow schema, the Dockerfile (hadolint), the shell scripts (shellcheck).
+lint: setup
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci-cd.yml
+	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/shellcheck .ci/run docker/*.sh
+
 nbtest: setup
 	$(BIN)/nbdev-test --n-workers 2
+
+# Every notebook (nbs/*.ipynb) runs again in a fresh kernel and each cell's outputs must match the stored ones,
+# after nbs/nbval_sanitize.cfg removes what legitimately varies (timings, paths, progress bars, warnings);
+# nbs/conftest.py says why every cell counts as run. It runs the cells nbdev-test runs (and skips the same
+# `#| slow` and `#| eval: false` ones), so it checks what nbtest checks and more: `test` runs it instead.
+# The notebooks run as two halves side by side, one per core; a failing half is printed after the other.
+NBVAL := $(BIN)/python -m pytest --nbval --nbval-sanitize-with nbs/nbval_sanitize.cfg --nbval-current-env \
+	--nbval-cell-timeout 600 -p no:cacheprovider -q
+nbval: setup
+	@notebooks=(nbs/*.ipynb); odd=(); even=(); \
+	for i in "$${!notebooks[@]}"; do if (( i % 2 )); then odd+=("$${notebooks[$$i]}"); else even+=("$${notebooks[$$i]}"); fi; done; \
+	log=$$(mktemp); $(NBVAL) "$${odd[@]}" > "$$log" 2>&1 & other=$$!; trap 'kill $$other 2>/dev/null; rm -f "$$log"' INT TERM; \
+	$(NBVAL) "$${even[@]}"; mine=$$?; wait $$other; theirs=$$?; cat "$$log"; rm -f "$$log"; \
+	exit $$(( mine || theirs ))
 
 pytest: setup
 	$(BIN)/python -m pytest
@@ -46,6 +66,32 @@ PORT ?= 8000
 serve: setup
 	$(BIN)/beat-select catalogue build
 	$(BIN)/beat-select serve --host $(HOST) --port $(PORT)
+
+# The LinkedIn carousel from a real run on INPUT: slides/out/<lang>/page-01.png … and carousel.pdf, made by
+# slides/carousel.ipynb under papermill (`make carousel INPUT=song.wav LANG=fr THEME=dark`; the default
+# catalogue is generated on first use). LANG is also the locale variable, and make exports a command-line
+# variable to its recipes: the language is read from the command line only (the environment's LANG is a
+# locale, not a language), and this target and its prerequisites run with a real locale instead of LANG=fr.
+INPUT ?= data/sample.wav
+THEME ?= light
+CAROUSEL_LANG := $(if $(filter command line,$(origin LANG)),$(LANG),en)
+carousel: override LANG := C.UTF-8
+carousel: setup
+	mkdir -p slides/out/$(CAROUSEL_LANG)
+	$(BIN)/papermill --cwd slides -p input_path "$(abspath $(INPUT))" -p lang $(CAROUSEL_LANG) \
+	    -p theme $(THEME) -p out_dir out slides/carousel.ipynb slides/out/$(CAROUSEL_LANG)/carousel.ipynb
+
+# The API image from docker/Dockerfile, with podman (CONTAINER_ENGINE=docker for docker); the base image is
+# python:3.11-slim, or a local Debian bookworm made once by docker/local-base-image.sh when no registry can
+# be reached. docker-smoke runs the image and checks its answers. podman's settings are the project's own.
+IMAGE ?= beat-selection:latest
+docker docker-smoke: export CONTAINERS_CONF ?= $(CURDIR)/docker/containers.conf
+docker docker-smoke: export CONTAINERS_STORAGE_CONF ?= $(CURDIR)/docker/storage.conf
+docker:
+	docker/build.sh $(IMAGE)
+
+docker-smoke: docker
+	docker/smoke.sh $(IMAGE)
 
 # Needs Debian's fluid-soundfont-gm (real-score key set, sampled kits), hydrogen-drumkits (sampled kits)
 # and mma (third-party grooves for the style model): apt-get install fluid-soundfont-gm hydrogen-drumkits mma.
@@ -66,7 +112,7 @@ train: setup
 
 lab: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check jupyterlab
-	$(BIN)/jupyter lab nbs/
+	cd nbs && ../$(BIN)/jupyter lab index.ipynb  # opens on the course's first page, with nbs/ in the file browser
 
 clean:
 	rm -rf $(VENV) _docs _proc .pytest_cache
