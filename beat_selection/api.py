@@ -40,6 +40,7 @@ from . import __version__
 from .audio import AudioError, AudioLimits, load_audio
 from .beats import STYLE_IDS, STYLE_NAMES
 from .catalogue import BeatRecord, Catalogue, catalogue_dir, default_catalogue, encode_flac, new_record
+from .catalogue import ReadOnlyCatalogueError
 from .recommend import Query, index_of, recommend
 
 # %% auto #0
@@ -595,13 +596,15 @@ def add_routes(app: FastAPI) -> None:
         return FileResponse(path, media_type="audio/flac", filename=f"{record.id}.flac", content_disposition_type="inline")
 
     @app.post("/beats", tags=["catalogue"], status_code=201, response_model=BeatDetail, dependencies=[Depends(check_api_key)],
-              responses={s: {"model": ErrorResponse} for s in (401, 403, 408, 413, 415, 422, 503)})
+              responses={s: {"model": ErrorResponse} for s in (401, 403, 408, 409, 413, 415, 422, 503)})
     async def add_beat(request: Request, file: Annotated[UploadFile, UPLOAD],
                        name: Annotated[str | None, Form(min_length=1, max_length=100)] = None,
                        style: Annotated[StyleId | None, Form()] = None) -> dict[str, Any]:
         "Add a beat of your own to the catalogue (needs the X-API-Key header)."
         service = service_of(request)
         pool, catalogue = service.require_ready()
+        if catalogue.read_only:  # before the upload is analysed: it could not be stored
+            raise ReadOnlyCatalogueError("this catalogue is read-only: no beat can be added")
         fallback_name = Path(file.filename or "").stem[:100] or None
         async with spooled(file) as path:
             query, flac, beat_id = await pool.run(describe_new_beat, path, service.settings.audio_limits)
