@@ -266,8 +266,10 @@ class RequestContext:
 
 # %% ../nbs/05_api.ipynb #dcdc9a73
 def warm_up() -> None:
-    "Run in each worker as it starts: load the model and compile the analysis."
+    "Run in each worker as it starts: compile the analysis (taking turns on a cold cache) and load the model."
+    from beat_selection.beats import warm_analysis
     from beat_selection.model import describe
+    warm_analysis()
     noise = np.random.default_rng(0).standard_normal(22_050 * 3).astype(np.float32) * 0.1
     describe(noise)
 

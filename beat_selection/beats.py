@@ -8,10 +8,13 @@ Docs: https://beat-selection.github.io/beat_selection/beats.html.md"""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
+import sys
+import tempfile
 import threading
 import zlib
 import xml.etree.ElementTree as ET
@@ -37,7 +40,7 @@ __all__ = ['STYLE_NAMES', 'STYLE_IDS', 'GM_DRUM_KEYS', 'HIT_VELOCITY', 'STYLES',
            'parse_key', 'vary_groove', 'draw_plan', 'step_grid', 'Timing', 'DrumHit', 'Note', 'drum_bar', 'drum_events',
            'bass_pitch', 'voicing', 'harmony_events', 'synth_kit', 'render_drums', 'synth_tone', 'render_notes',
            'master', 'Beat', 'generate_beat', 'dataset_items', 'sound_sources', 'cache_dir', 'build_dataset',
-           'parallel_map']
+           'parallel_map', 'first_compile_turn', 'warm_analysis']
 
 # %% ../nbs/02_beats.ipynb #66a23bd1
 STYLE_NAMES: dict[str, str] = {
@@ -1039,8 +1042,8 @@ def build_dataset(featurize: Featurize, split: str = "train", per_style: int = 4
 
 
 def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress: bool = True,
-                 desc: str = "") -> Iterator:
-    "`map` in order, in `workers` spawned processes when more than one, with a progress bar."
+                 desc: str = "", initializer: Callable[[], None] | None = None) -> Iterator:
+    "`map` in order, in `workers` spawned processes when more than one (each first runs `initializer`), with a progress bar."
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
     from tqdm.auto import tqdm
@@ -1049,7 +1052,8 @@ def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress:
         bar = stack.enter_context(tqdm(total=len(jobs), desc=desc, disable=not progress))
         if workers > 1 and len(jobs) > 1:
             # a pool whose worker dies raises BrokenProcessPool here instead of waiting forever
-            pool = stack.enter_context(ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn")))
+            pool = stack.enter_context(ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn"),
+                                                           initializer=initializer))
             results = pool.map(function, jobs, chunksize=2)
         else:
             results = map(function, jobs)
@@ -1059,4 +1063,38 @@ def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress:
 
 
 def _run_jobs(jobs: list, workers: int, progress: bool, desc: str) -> list[dict]:
-    return [row for rows in parallel_map(_render_and_featurize, jobs, workers, progress, desc) for row in rows]
+    return [row for rows in parallel_map(_render_and_featurize, jobs, workers, progress, desc, warm_analysis)
+            for row in rows]
+
+# %% ../nbs/02_beats.ipynb #bf897ba5
+def _warm_marker() -> Path:
+    "A file that says this machine's numba cache holds the analysis, for this numba, librosa and cache folder."
+    import librosa, numba
+    cache = os.environ.get("NUMBA_CACHE_DIR", "")
+    # a folder made anew (a new venv, an emptied cache) has a new inode, so its marker is a new one too
+    made = [str(os.stat(p).st_ino) if os.path.isdir(p) else "-" for p in (sys.prefix, cache)]
+    key = "|".join([numba.__version__, librosa.__version__, cache, sys.prefix, *made])
+    return Path(tempfile.gettempdir()) / f"beat_selection-numba-{os.getuid()}-{zlib.crc32(key.encode()):08x}.ready"
+
+
+@contextlib.contextmanager
+def first_compile_turn(marker: Path) -> Iterator[None]:
+    "Hold this machine's turn to compile while the block runs, unless `marker` says the cache is warm already."
+    try:
+        lock = None if marker.exists() else open(marker.with_suffix(".lock"), "a")
+    except OSError:  # no writable temporary folder: nobody can take turns
+        lock = None
+    if lock is None:
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if the block raises
+        yield
+        marker.touch()
+
+
+def warm_analysis() -> None:
+    "Compile the analysis's numba functions in this process, or load them from the disk cache, one process at a time."
+    from beat_selection.features import analyze
+    with first_compile_turn(_warm_marker()):
+        analyze(np.random.default_rng(0).standard_normal(DEFAULT_SR * 3).astype(np.float32) * 0.1)

@@ -26,7 +26,7 @@ import soundfile
 
 from .audio import DEFAULT_SR, Audio, AudioError, AudioSource, load_audio
 from .beats import (ALL_KITS, STYLE_IDS, STYLE_NAMES, STYLES, BeatSpec, cache_dir, generate_beat,
-                                  parallel_map, parse_key)
+                                  parallel_map, parse_key, warm_analysis)
 from .features import Analysis, camelot, key_name
 
 # %% auto #0
@@ -458,7 +458,7 @@ def build_default(catalogue: Catalogue, per_style: int = 24, workers: int = 2, p
     existing = catalogue.ids()
     todo = [planned for planned in default_plan(per_style) if planned.id not in existing]
     for record, flac in parallel_map(render_planned, [(p, catalogue.describe) for p in todo], workers, progress,
-                              desc="default catalogue"):
+                                     desc="default catalogue", initializer=warm_analysis):
         catalogue.store(record, flac)
     return len(todo)
 
