@@ -8,12 +8,10 @@ Docs: https://beat-selection.github.io/beat_selection/beats.html.md"""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
-import sys
 import tempfile
 import threading
 import zlib
@@ -1068,21 +1066,23 @@ def _run_jobs(jobs: list, workers: int, progress: bool, desc: str) -> list[dict]
 
 # %% ../nbs/02_beats.ipynb #bf897ba5
 def _warm_marker() -> Path:
-    "A file that says this machine's numba cache holds the analysis, for this numba, librosa and cache folder."
+    "A file that says numba's cache holds the analysis for this numba and librosa; it lives in that cache."
     import librosa, numba
-    cache = os.environ.get("NUMBA_CACHE_DIR", "")
-    # a folder made anew (a new venv, an emptied cache) has a new inode, so its marker is a new one too
-    made = [str(os.stat(p).st_ino) if os.path.isdir(p) else "-" for p in (sys.prefix, cache)]
-    key = "|".join([numba.__version__, librosa.__version__, cache, sys.prefix, *made])
-    return Path(tempfile.gettempdir()) / f"beat_selection-numba-{os.getuid()}-{zlib.crc32(key.encode()):08x}.ready"
+    # Inside the cache folder (NUMBA_CACHE_DIR, else the __pycache__ beside librosa that numba writes to), an
+    # emptied cache takes its marker with it, and only those who may write the cache can leave one.
+    folder = Path(os.environ.get("NUMBA_CACHE_DIR") or Path(librosa.__file__).parent / "__pycache__")
+    if not os.access(folder, os.W_OK):
+        folder = Path(tempfile.gettempdir())
+    return folder / f"beat_selection-warm-{os.getuid()}-numba{numba.__version__}-librosa{librosa.__version__}.ready"
 
 
 @contextlib.contextmanager
 def first_compile_turn(marker: Path) -> Iterator[None]:
     "Hold this machine's turn to compile while the block runs, unless `marker` says the cache is warm already."
     try:
+        import fcntl
         lock = None if marker.exists() else open(marker.with_suffix(".lock"), "a")
-    except OSError:  # no writable temporary folder: nobody can take turns
+    except (ImportError, OSError):  # no file locks here, or no folder to keep one in: nobody can take turns
         lock = None
     if lock is None:
         yield
