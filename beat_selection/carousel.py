@@ -500,9 +500,11 @@ PAGES: tuple[Callable, ...] = (page_title, page_waveform, page_tempo, page_key, 
 
 def open_catalogue(catalogue: Union[Catalogue, str, Path, None]) -> Catalogue:
     "A `Catalogue` as given, the one at a path, or (None) the default catalogue, generated on first use."
-    if isinstance(catalogue, Catalogue):
-        return catalogue
-    return Catalogue(catalogue) if catalogue is not None else default_catalogue()
+    if not isinstance(catalogue, Catalogue):
+        catalogue = Catalogue(catalogue) if catalogue is not None else default_catalogue()
+    if len(catalogue) == 0:  # a mistyped folder: say so now, not after the analysis
+        raise ValueError(f"the catalogue in {catalogue.root} holds no beats: build one with `beat-select catalogue build`")
+    return catalogue
 
 
 def build_carousel(input_path: Union[str, Path], out_dir: Union[str, Path], lang: str = "en", theme: str = "light",
