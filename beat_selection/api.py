@@ -39,7 +39,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .audio import AudioError, AudioLimits, load_audio
 from .beats import STYLE_IDS, STYLE_NAMES
-from .catalogue import BeatRecord, Catalogue, catalogue_dir, default_catalogue, encode_flac, new_record
+from .catalogue import (AUDIO_FORMATS, BeatRecord, Catalogue, catalogue_dir, default_catalogue, encode_audio,
+                                      new_record)
 from .catalogue import ReadOnlyCatalogueError
 from .recommend import Query, index_of, recommend
 
@@ -281,12 +282,12 @@ def describe_upload(path: str, limits: AudioLimits) -> Query:
     return Query.of(describe(audio))
 
 
-def describe_new_beat(path: str, limits: AudioLimits) -> tuple[Query, bytes, str]:
-    "As `describe_upload`, plus the FLAC to store and the beat's id (a hash of its audio)."
+def describe_new_beat(path: str, limits: AudioLimits, audio_format: str = "flac") -> tuple[Query, bytes, str]:
+    "As `describe_upload`, plus the audio to store (in the catalogue's `audio_format`) and the beat's id (a hash of it)."
     from beat_selection.model import describe
     audio = load_audio(path, limits=limits)
     query = Query.of(describe(audio))
-    return query, encode_flac(audio.samples, audio.sr), "user-" + hashlib.sha1(audio.samples.tobytes()).hexdigest()[:12]
+    return query, encode_audio(audio.samples, audio.sr, audio_format), "user-" + hashlib.sha1(audio.samples.tobytes()).hexdigest()[:12]
 
 
 # The pool parallelises over requests; thread pools inside each worker would only fight over the same cores.
@@ -587,15 +588,18 @@ def add_routes(app: FastAPI) -> None:
         return beat_out(await find_beat(request, beat_id), detail=True)
 
     @app.get("/beats/{beat_id}/audio", tags=["catalogue"], response_class=FileResponse,
-             responses={200: {"content": {"audio/flac": {}}}, 404: {"model": ErrorResponse}})
+             responses={200: {"content": {f.media_type: {} for f in AUDIO_FORMATS.values()}},
+                        404: {"model": ErrorResponse}})
     async def beat_audio(request: Request, beat_id: str) -> FileResponse:
-        "The beat's audio (FLAC)."
+        "The beat's audio, as the catalogue keeps it (FLAC, or MP3 in a catalogue of previews)."
         record = await find_beat(request, beat_id)
         _, catalogue = service_of(request).require_ready()
         path = catalogue.audio_path(record.id)
         if not path.is_file():
             raise ApiError(404, "not_found", f"the audio of beat {beat_id!r} is missing")
-        return FileResponse(path, media_type="audio/flac", filename=f"{record.id}.flac", content_disposition_type="inline")
+        stored = catalogue.audio_format
+        return FileResponse(path, media_type=stored.media_type, filename=f"{record.id}{stored.suffix}",
+                            content_disposition_type="inline")
 
     @app.post("/beats", tags=["catalogue"], status_code=201, response_model=BeatDetail, dependencies=[Depends(check_api_key)],
               responses={s: {"model": ErrorResponse} for s in (401, 403, 408, 409, 413, 415, 422, 503)})
@@ -609,9 +613,10 @@ def add_routes(app: FastAPI) -> None:
             raise ReadOnlyCatalogueError("this catalogue is read-only: no beat can be added")
         fallback_name = Path(file.filename or "").stem[:100] or None
         async with spooled(file) as path:
-            query, flac, beat_id = await pool.run(describe_new_beat, path, service.settings.audio_limits)
+            query, audio, beat_id = await pool.run(describe_new_beat, path, service.settings.audio_limits,
+                                                   catalogue.audio_format.name)
         record = new_record(beat_id, name or fallback_name, query.analysis, query.prediction, "user", style=style)
-        await asyncio.to_thread(catalogue.store, record, flac, True)
+        await asyncio.to_thread(catalogue.store, record, audio, True)
         service.metrics.catalogue.set(len(catalogue))
         return beat_out(catalogue.get(beat_id), detail=True)
 

@@ -30,11 +30,12 @@ from .beats import (ALL_KITS, STYLE_IDS, STYLE_NAMES, STYLES, BeatSpec, cache_di
 from .features import Analysis, camelot, key_name
 
 # %% auto #0
-__all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'COLUMNS', 'BUSY_TIMEOUT', 'DEFAULT_SEED_BASE',
-           'DEFAULT_BARS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord', 'StylePredictionLike', 'default_describe',
-           'new_record', 'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect', 'exclusive_lock',
-           'ReadOnlyCatalogueError', 'writable', 'connect_read_only', 'encode_flac', 'write_atomically', 'Catalogue',
-           'PlannedBeat', 'default_plan', 'render_planned', 'build_default', 'catalogue_dir', 'default_catalogue']
+__all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'COLUMNS', 'BUSY_TIMEOUT', 'AUDIO_FORMATS',
+           'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord', 'StylePredictionLike',
+           'default_describe', 'new_record', 'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect',
+           'exclusive_lock', 'ReadOnlyCatalogueError', 'writable', 'connect_read_only', 'AudioFormat', 'audio_format',
+           'encode_audio', 'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan', 'render_planned',
+           'build_default', 'catalogue_dir', 'default_catalogue']
 
 # %% ../nbs/03a_catalogue.ipynb #60aa46e3
 @dataclass(frozen=True)
@@ -238,10 +239,35 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
 
 # %% ../nbs/03a_catalogue.ipynb #22af9b80
-def encode_flac(samples: np.ndarray, sr: int = DEFAULT_SR) -> bytes:
-    "16-bit FLAC of mono float samples (clipped to [-1, 1])."
-    buffer = io.BytesIO()
-    soundfile.write(buffer, np.clip(samples, -1.0, 1.0), sr, format="FLAC", subtype="PCM_16")
+class AudioFormat(NamedTuple):
+    "How a catalogue stores its beats' audio: a soundfile format, and what files and HTTP call it."
+    name: str
+    suffix: str
+    format: str
+    subtype: str
+    media_type: str
+    compression_level: float | None = None  # soundfile's 0 (best) .. 1 (smallest); None: the format's own
+
+
+AUDIO_FORMATS: dict[str, AudioFormat] = {
+    "flac": AudioFormat("flac", ".flac", "FLAC", "PCM_16", "audio/flac"),
+    # 0.2: 60-75 kbit/s of variable bit rate for 22 050 Hz mono, about a quarter of the FLAC
+    "mp3": AudioFormat("mp3", ".mp3", "MP3", "MPEG_LAYER_III", "audio/mpeg", 0.2),
+}
+
+
+def audio_format(name: str) -> AudioFormat:
+    "The entry `name` of `AUDIO_FORMATS`; ValueError naming the choices for any other."
+    if name not in AUDIO_FORMATS:
+        raise ValueError(f"unknown audio format {name!r}; choose from {', '.join(AUDIO_FORMATS)}")
+    return AUDIO_FORMATS[name]
+
+
+def encode_audio(samples: np.ndarray, sr: int = DEFAULT_SR, format: str = "flac") -> bytes:
+    "Mono float samples (clipped to [-1, 1]) encoded as the `AUDIO_FORMATS` entry `format`."
+    chosen, buffer = audio_format(format), io.BytesIO()
+    soundfile.write(buffer, np.clip(samples, -1.0, 1.0), sr, format=chosen.format, subtype=chosen.subtype,
+                    compression_level=chosen.compression_level)
     return buffer.getvalue()
 
 
@@ -266,9 +292,10 @@ _INHERITED_CONNECTIONS: list[sqlite3.Connection] = []  # kept open, unused, in f
 
 
 class Catalogue:
-    "A directory of beats: `catalogue.sqlite` plus `audio/<id>.flac`. Safe for many readers and threads."
+    "A directory of beats: `catalogue.sqlite` plus `audio/<id>.flac` (or `.mp3`). Safe for many readers and threads."
 
-    def __init__(self, root: str | os.PathLike, describe: Describe | None = None, read_only: bool | None = None):
+    def __init__(self, root: str | os.PathLike, describe: Describe | None = None, read_only: bool | None = None,
+                 audio_format: str | None = None):
         self.root = Path(root)
         self.path = self.root / "catalogue.sqlite"
         self.describe: Describe = describe or default_describe
@@ -279,6 +306,7 @@ class Catalogue:
         if not self.read_only:
             (self.root / "audio").mkdir(parents=True, exist_ok=True)
         self._create_schema()
+        self.audio_format: AudioFormat = self._settle_audio_format(audio_format)
 
     def _connection(self) -> sqlite3.Connection:
         local = self._local
@@ -298,6 +326,20 @@ class Catalogue:
                 self._connection().execute("PRAGMA journal_mode = WAL")
                 self._connection().executescript(
                     f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def _settle_audio_format(self, wanted: str | None) -> AudioFormat:
+        "The format this catalogue keeps its audio in: recorded on first use (`wanted`, else FLAC), fixed after."
+        if wanted is not None:
+            audio_format(wanted)  # an unknown name fails before anything is recorded
+        if self._meta("audio_format") is None and not self.read_only:
+            with self._transaction() as connection:  # a catalogue made before formats existed holds FLAC
+                has_beats = connection.execute("SELECT 1 FROM beats LIMIT 1").fetchone() is not None
+                connection.execute("INSERT INTO meta (name, value) VALUES ('audio_format', ?) ON CONFLICT (name) "
+                                   "DO NOTHING", ("flac" if has_beats else wanted or "flac",))
+        recorded = self._meta("audio_format") or "flac"
+        if wanted is not None and wanted != recorded:
+            raise ValueError(f"this catalogue keeps its audio as {recorded}, not {wanted}: choose another folder")
+        return audio_format(recorded)
 
     def _refuse_if_read_only(self, what: str) -> None:
         if self.read_only:  # the message may reach an API client: no server path in it
@@ -342,7 +384,7 @@ class Catalogue:
         return f"Catalogue({str(self.root)!r}, {len(self)} beats)"
 
     def __reduce__(self):  # travels to other processes as its directory and describer, never as connections
-        return Catalogue, (self.root, self.describe, self.read_only)
+        return Catalogue, (self.root, self.describe, self.read_only, self.audio_format.name)
 
     def embeddings(self) -> tuple[list[str], np.ndarray]:
         "Every beat's id and its embedding as one `(n, d)` float32 matrix, in the same (id) order."
@@ -355,18 +397,18 @@ class Catalogue:
         "Where the audio of beat `id` is (or would be) stored; ValueError for an id that is not one."
         if not _ID.fullmatch(id):
             raise ValueError(f"not a beat id: {id!r}")
-        return self.root / "audio" / f"{id}.flac"
+        return self.root / "audio" / f"{id}{self.audio_format.suffix}"
 
     def ids(self) -> set[str]:
         "The ids of every beat."
         return {row[0] for row in self._connection().execute("SELECT id FROM beats")}
 
-    def store(self, record: BeatRecord, flac: bytes, replace: bool = False) -> bool:
-        "Save a described beat and its FLAC audio; an existing beat is kept unless `replace`. True if stored."
+    def store(self, record: BeatRecord, audio: bytes, replace: bool = False) -> bool:
+        "Save a described beat and its audio, encoded as `audio_format`; an existing beat is kept unless `replace`."
         self._refuse_if_read_only("beats cannot be added to it")
         if not replace and self._connection().execute("SELECT 1 FROM beats WHERE id = ?", (record.id,)).fetchone():
             return False
-        write_atomically(self.audio_path(record.id), flac)
+        write_atomically(self.audio_path(record.id), audio)
         with self._transaction() as connection:
             connection.execute(_REPLACE_EXISTING if replace else _KEEP_EXISTING, record_to_row(record))
             connection.execute(_BUMP_REVISION)
@@ -385,7 +427,7 @@ class Catalogue:
         analysis, prediction = self.describe(audio)  # the whole `Audio`: loudness is measured on the original channels
         id = "user-" + hashlib.sha1(audio.samples.tobytes()).hexdigest()[:12]  # the same audio is the same beat
         record = new_record(id, name or _source_name(source), analysis, prediction, "user", style=style)
-        self.store(record, encode_flac(audio.samples, audio.sr), replace=True)
+        self.store(record, encode_audio(audio.samples, audio.sr, self.audio_format.name), replace=True)
         return self.get(id)
 
     def _meta(self, name: str) -> str | None:
@@ -441,25 +483,26 @@ def default_plan(per_style: int = 24) -> list[PlannedBeat]:
     return plan
 
 # %% ../nbs/03a_catalogue.ipynb #2bc9347c
-def render_planned(job: tuple[PlannedBeat, Describe]) -> tuple[BeatRecord, bytes]:
-    "Generate, describe and encode one planned beat (runs in a worker)."
-    planned, describe = job
+def render_planned(job: tuple[PlannedBeat, Describe, str]) -> tuple[BeatRecord, bytes]:
+    "Generate, describe and encode (in the named `AUDIO_FORMATS` entry) one planned beat; runs in a worker."
+    planned, describe, format = job
     beat = generate_beat(BeatSpec(planned.style, bpm=planned.bpm, key=planned.key, bars=DEFAULT_BARS), planned.seed,
                          kits=ALL_KITS)
     analysis, prediction = describe(beat.audio)
     record = new_record(planned.id, beat.name, analysis, prediction, "generated", style=beat.style, bpm=beat.bpm,
                         tonic=beat.tonic, mode=beat.mode, duration=len(beat.audio) / beat.sr, seed=beat.seed,
                         kit=beat.kit)
-    return record, encode_flac(beat.audio, beat.sr)
+    return record, encode_audio(beat.audio, beat.sr, format)
 
 
 def build_default(catalogue: Catalogue, per_style: int = 24, workers: int = 2, progress: bool = True) -> int:
     "Generate, describe and store the beats of `default_plan(per_style)` the catalogue lacks; returns how many."
     existing = catalogue.ids()
     todo = [planned for planned in default_plan(per_style) if planned.id not in existing]
-    for record, flac in parallel_map(render_planned, [(p, catalogue.describe) for p in todo], workers, progress,
-                                     desc="default catalogue", initializer=warm_analysis):
-        catalogue.store(record, flac)
+    jobs = [(p, catalogue.describe, catalogue.audio_format.name) for p in todo]
+    for record, audio in parallel_map(render_planned, jobs, workers, progress, desc="default catalogue",
+                                      initializer=warm_analysis):
+        catalogue.store(record, audio)
     return len(todo)
 
 # %% ../nbs/03a_catalogue.ipynb #25994f64
@@ -478,12 +521,13 @@ def _importing_a_spawned_main() -> bool:
 
 
 def default_catalogue(per_style: int = 24, root: str | os.PathLike | None = None, describe: Describe | None = None,
-                      workers: int = 2, progress: bool = True, read_only: bool | None = None) -> Catalogue:
+                      workers: int = 2, progress: bool = True, read_only: bool | None = None,
+                      audio_format: str | None = None) -> Catalogue:
     "The default catalogue (at `root`, else `catalogue_dir()`), generated on first use, once across processes."
     if _importing_a_spawned_main():
         raise RuntimeError("default_catalogue() ran while a worker process imported your script: call it under "
                            "`if __name__ == '__main__':`, or pass workers=1")
-    catalogue = Catalogue(root or catalogue_dir(), describe, read_only)
+    catalogue = Catalogue(root or catalogue_dir(), describe, read_only, audio_format)
     if catalogue._meta("default_per_style") != str(per_style):
         catalogue._refuse_if_read_only(f"its default beats ({per_style} per style) cannot be generated there")
         with exclusive_lock(catalogue.root / "build.lock", waiting="waiting for another process to build the catalogue"):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .audio import AudioError
 from .beats import STYLE_IDS
-from .catalogue import BeatRecord, Catalogue, catalogue_dir, default_catalogue
+from .catalogue import AUDIO_FORMATS, BeatRecord, Catalogue, catalogue_dir, default_catalogue
 from .features import Analysis
 from .model import StylePrediction, describe
 from .recommend import Recommendation, recommend
@@ -123,6 +123,8 @@ def add_catalogue_parser(commands) -> None:
     adding.add_argument("--style", choices=STYLE_IDS, default=None, help="default: the style the model hears")
     building = actions.add_parser("build", help="generate the default catalogue now")
     building.add_argument("--per-style", type=int, default=24)
+    building.add_argument("--audio-format", choices=tuple(AUDIO_FORMATS), default=None,
+                          help="how a new catalogue keeps its audio: flac (lossless, the default) or mp3 (previews)")
     building.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     for action in (listing, adding, building):
         _catalogue_option(action)
@@ -174,7 +176,8 @@ def _recommend(args: argparse.Namespace) -> int:
 
 def _catalogue(args: argparse.Namespace) -> int:
     if args.action == "build":
-        catalogue = default_catalogue(args.per_style, args.catalogue or catalogue_dir(), workers=args.workers)
+        catalogue = default_catalogue(args.per_style, args.catalogue or catalogue_dir(), workers=args.workers,
+                                      audio_format=args.audio_format)
         print(f"{len(catalogue)} beats in {catalogue.root}")
         return 0
     catalogue = open_catalogue(args.catalogue)

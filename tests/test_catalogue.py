@@ -271,6 +271,35 @@ def test_a_catalogue_pickles_as_its_directory(tmp_path):
     assert copy.root == catalogue.root and copy.describe is quick_describe and copy.get(record.id) == record
 
 
+def test_a_catalogue_of_previews_is_built_in_worker_processes(tmp_path):
+    "The format travels with the jobs: spawned workers encode MP3, and the catalogue remembers it."
+    root = tmp_path / "previews"
+    built = default_catalogue(per_style=1, root=root, describe=quick_describe, workers=2, progress=False,
+                              audio_format="mp3")
+    assert len(built) == len(STYLE_IDS)
+    files = sorted((root / "audio").iterdir())
+    assert len(files) == len(STYLE_IDS) and {f.suffix for f in files} == {".mp3"}
+    assert {sf.info(f).format for f in files} == {"MP3"}
+    reopened = Catalogue(root)
+    assert reopened.audio_format.name == "mp3" and reopened.audio_path(built.list()[0].id).is_file()
+    added = reopened.add_file(click_track(2))
+    assert reopened.audio_path(added.id).suffix == ".mp3" and sf.info(reopened.audio_path(added.id)).format == "MP3"
+    with pytest.raises(ValueError, match="keeps its audio as mp3"):
+        default_catalogue(per_style=1, root=root, describe=quick_describe, workers=1, progress=False,
+                          audio_format="flac")
+
+
+def test_a_catalogue_from_before_audio_formats_keeps_flac(tmp_path):
+    "A catalogue whose meta table has no audio format yet holds FLAC files: it is read, and recorded, as FLAC."
+    catalogue = Catalogue(tmp_path, describe=quick_describe)
+    record = catalogue.add_file(click_track(1))
+    catalogue._connection().execute("DELETE FROM meta WHERE name = 'audio_format'")
+    assert Catalogue(tmp_path, read_only=True).audio_format.name == "flac"
+    older = Catalogue(tmp_path, audio_format=None)
+    assert older.audio_format.name == "flac" and older._meta("audio_format") == "flac"
+    assert older.audio_path(record.id).is_file()
+
+
 def test_add_file_with_the_real_model(tmp_path):
     "The default describer is the shipped style model: a user's beat gets its analysis, style and embedding."
     from conftest import SAMPLE
