@@ -4,20 +4,25 @@
 # uses, imported into podman. The root file system is cached as a tarball outside the clone, so a fresh
 # clone imports it in seconds instead of bootstrapping again.
 #
-#   docker/local-base-image.sh [IMAGE]        prints the image name (default localhost/beat-selection-base:bookworm)
+#   docker/local-base-image.sh [IMAGE]        prints the image name (default localhost/beat-selection-base:bookworm-<recipe>)
 #
 # Environment: BASE_IMAGE_CACHE (folder of the cached tarball, default ~/.cache/beat_selection/images),
 # DEBIAN_MIRROR (default: read from apt's configuration), PODMAN (default podman). Needs root (debootstrap).
 set -euo pipefail
 
-image=${1:-localhost/beat-selection-base:bookworm}
 suite=bookworm
+# python3-venv gives the Dockerfile its venv, with pip inside it (Debian's python3-pip would add 25 MB that
+# the venv never uses); soundfile, soxr, onnxruntime and numba bring their native libraries inside their
+# wheels, so nothing else is needed (the official slim image has no more either).
+packages=python3,python3-venv,ca-certificates
+# What the root file system leaves out: package lists, documentation, translations of messages, caches.
+trimmed=(var/lib/apt/lists var/cache/apt usr/share/doc usr/share/man usr/share/info usr/share/locale)
+# The image and its cached tarball are named by what went into them: changing either makes a new one.
+recipe=$(printf '%s ' "$suite" "$packages" "${trimmed[@]}" | sha1sum | cut -c1-8)
+image=${1:-localhost/beat-selection-base:$suite-$recipe}
 cache=${BASE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/beat_selection/images}
-tarball="$cache/debian-$suite-python3-minbase.tar"
+tarball="$cache/debian-$suite-python3-minbase-$recipe.tar"
 podman=${PODMAN:-podman}
-# python3-venv gives the Dockerfile its venv; soundfile, soxr, onnxruntime and numba bring their native
-# libraries inside their wheels, so nothing else is needed (the official slim image has no more either).
-packages=python3,python3-venv,python3-pip,ca-certificates
 
 if "$podman" image exists "$image"; then
   echo "$image"
@@ -48,9 +53,12 @@ if [ ! -s "$tarball" ]; then
   trap 'rm -rf "$root"' EXIT
   echo "bootstrapping Debian $suite from $url (a few minutes, once)" >&2
   debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$url" >&2
-  # No package lists, documentation or caches in the image: apt-get update brings the lists back.
-  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
-    "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
+  # The folders stay, emptied: apt-get update brings the package lists back.
+  for folder in "${trimmed[@]}"; do
+    if [ -d "$root/$folder" ]; then
+      find "$root/$folder" -mindepth 1 -type f -delete
+    fi
+  done
   mkdir -p "$cache"
   tar --numeric-owner -C "$root" -cf "$tarball.partial" .
   mv "$tarball.partial" "$tarball"

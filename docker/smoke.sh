@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Smoke test of the API image: run it, wait for /ready, recommend beats for data/sample.wav (expects the
-# style "Afro"), send a file that is not audio (expects a JSON 415 or 422), try to add a beat to the
-# image's read-only catalogue (expects a JSON 409), check the HEALTHCHECK; then again with the container's
-# file system read-only. The container is stopped and removed whatever happens.
+# Smoke test of the API image: check its size against the budget, run it, wait for /ready, recommend beats
+# for data/sample.wav (expects the style "Afro") and play the first one (an MP3 preview), send a file that is
+# not audio (expects a JSON 415 or 422), try to add a beat to the image's read-only catalogue (expects a
+# JSON 409), check the HEALTHCHECK; then again with the container's file system read-only. The container
+# is stopped and removed whatever happens.
 #
 #   docker/smoke.sh [IMAGE]         default beat-selection:latest; CONTAINER_ENGINE=docker to use docker
+#   MAX_IMAGE_MB=600                the size budget, uncompressed, as `podman images` reports it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 image=${1:-beat-selection:latest}
 engine=${CONTAINER_ENGINE:-podman}
 ready_within=${READY_WITHIN:-120}
+max_image_mb=${MAX_IMAGE_MB:-600}
 key=smoke-test-key
 name=""
 passed=0
@@ -84,6 +87,16 @@ check_run() {  # check_run LABEL [RUN OPTIONS...]
   echo "$label: /recommend data/sample.wav -> $(json 'b["recommended_beat"], len(b["matches"]), "matches, top", b["matches"][0]["name"]')"
   passed=$((passed + 1))
 
+  local audio_url kind
+  audio_url=$(json 'b["matches"][0]["audio_url"]')
+  kind=$(curl -sS -o "$work/audio" -w '%{http_code} %{content_type}' --max-time 30 "$url$audio_url") \
+    || fail "$label: no answer from $url$audio_url"
+  [ "$kind" = "200 audio/mpeg" ] || fail "$label: $audio_url answered $kind"
+  python3 -c 'import sys; d = open(sys.argv[1], "rb").read(3); sys.exit(d != b"ID3" and d[:1] != b"\xff")' "$work/audio" \
+    || fail "$label: $audio_url is not an MP3 file"
+  echo "$label: $audio_url -> $kind, $(wc -c <"$work/audio") bytes"
+  passed=$((passed + 1))
+
   printf 'this is plain text, not audio\n' >"$work/not-audio.wav"
   status=$(post "file=@$work/not-audio.wav" "$url/recommend") || fail "$label: no answer from $url"
   [[ "$status" == 415 || "$status" == 422 ]] || fail "$label: a text file got $status: $(cat "$work/body")"
@@ -106,7 +119,9 @@ check_run() {  # check_run LABEL [RUN OPTIONS...]
 
 [ -f data/sample.wav ] || fail "data/sample.wav is missing"
 size=$("$engine" image inspect -f '{{.Size}}' "$image") || fail "no image $image: run make docker"
-echo "image $image: $(( size / 1000000 )) MB"
+echo "image $image: $(( size / 1000000 )) MB (budget $max_image_mb MB)"
+[ $(( size / 1000000 )) -le "$max_image_mb" ] || fail "the image is $(( size / 1000000 )) MB, over its $max_image_mb MB budget"
+passed=$((passed + 1))
 check_run default
 # --read-only: podman mounts a tmpfs on /tmp by itself; docker needs it asked for
 check_run read-only --read-only --tmpfs /tmp
