@@ -33,9 +33,9 @@ from .features import Analysis, camelot, key_name
 __all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'COLUMNS', 'BUSY_TIMEOUT', 'AUDIO_FORMATS',
            'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord', 'StylePredictionLike',
            'default_describe', 'new_record', 'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect',
-           'exclusive_lock', 'ReadOnlyCatalogueError', 'writable', 'connect_read_only', 'AudioFormat', 'audio_format',
-           'encode_audio', 'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan', 'render_planned',
-           'build_default', 'catalogue_dir', 'default_catalogue']
+           'exclusive_lock', 'ReadOnlyCatalogueError', 'writable', 'cannot_open_wal_index', 'connect_read_only',
+           'AudioFormat', 'audio_format', 'encode_audio', 'write_atomically', 'Catalogue', 'PlannedBeat',
+           'default_plan', 'render_planned', 'build_default', 'catalogue_dir', 'default_catalogue']
 
 # %% ../nbs/03a_catalogue.ipynb #60aa46e3
 @dataclass(frozen=True)
@@ -227,6 +227,12 @@ def writable(root: Path) -> bool:
     return all(os.access(p, os.W_OK) for p in (root, root / "audio", root / "catalogue.sqlite") if p.exists())
 
 
+def cannot_open_wal_index(error: sqlite3.Error) -> bool:
+    "Whether SQLite refused only because it may not create or open a WAL file's `-shm` index beside it."
+    # SQLITE_READONLY_DIRECTORY, _CANTINIT... or SQLITE_CANTOPEN: the primary code is the low byte
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+
+
 def connect_read_only(path: Path) -> sqlite3.Connection:
     "A connection that never writes: `mode=ro`, else `immutable=1` for a WAL file whose folder cannot take its `-shm`."
     uri = f"{Path(path).resolve().as_uri()}?mode=ro"
@@ -234,9 +240,13 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     try:
         connection.execute("PRAGMA schema_version").fetchone()  # SQLite opens files lazily: fail here, not mid-request
         return connection
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as error:
         connection.close()
-    return sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
+        if not cannot_open_wal_index(error):  # a busy or damaged database is not a reason to stop seeing writers
+            raise
+    immutable = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
+    immutable.execute("PRAGMA schema_version").fetchone()
+    return immutable
 
 # %% ../nbs/03a_catalogue.ipynb #22af9b80
 class AudioFormat(NamedTuple):

@@ -1,11 +1,16 @@
 "The catalogue: storage round trips, filters, and safety under concurrent readers, a writer and rival builders."
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import multiprocessing
 import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,6 +303,39 @@ def test_a_catalogue_from_before_audio_formats_keeps_flac(tmp_path):
     older = Catalogue(tmp_path, audio_format=None)
     assert older.audio_format.name == "flac" and older._meta("audio_format") == "flac"
     assert older.audio_path(record.id).is_file()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root, to become another user")
+def test_a_wal_catalogue_served_by_a_user_who_may_not_write_it():
+    "The `immutable=1` branch of `connect_read_only`, as an image's non-root user meets it: no `-shm` can be made."
+    folder = Path(tempfile.mkdtemp(prefix="served-catalogue-"))
+    try:
+        folder.chmod(0o755)  # mkdtemp makes it 0700: the other user must reach the catalogue inside
+        root = folder / "catalogue"
+        catalogue = Catalogue(root, describe=quick_describe)
+        record = catalogue.add_file(click_track(5))
+        catalogue.close()
+        with contextlib.closing(sqlite3.connect(root / "catalogue.sqlite")) as check:
+            assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        before = sorted(p.name for p in root.iterdir())
+        assert not any(name.endswith(("-shm", "-wal")) for name in before)  # the writer folded its WAL in
+        for path in (root / "audio", root):
+            path.chmod(0o555)
+        for path in (root / "catalogue.sqlite", catalogue.audio_path(record.id)):
+            path.chmod(0o444)
+        reader = ("import sys; from beat_selection.catalogue import Catalogue; c = Catalogue(sys.argv[1]); "
+                  "print(c.read_only, len(c), c.get(sys.argv[2]).id, c.audio_path(sys.argv[2]).is_file())")
+        nobody = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                                 reader, str(root), record.id], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "NUMBA_CACHE_DIR": str(folder / "numba")}, cwd=folder)
+        assert nobody.returncode == 0, nobody.stderr[-2000:]
+        assert nobody.stdout.split() == ["True", "1", record.id, "True"]
+        assert sorted(p.name for p in root.iterdir()) == before  # nothing written: no -shm, no -wal
+    finally:
+        for path in folder.rglob("*"):
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(folder)
 
 
 def test_add_file_with_the_real_model(tmp_path):
