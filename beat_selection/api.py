@@ -39,9 +39,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .audio import AudioError, AudioLimits, load_audio
 from .beats import STYLE_IDS, STYLE_NAMES
-from .catalogue import (AUDIO_FORMATS, BeatRecord, Catalogue, catalogue_dir, default_catalogue, encode_audio,
-                                      new_record)
-from .catalogue import ReadOnlyCatalogueError
+from .catalogue import (
+    AUDIO_FORMATS, BeatRecord, Catalogue, ReadOnlyCatalogueError, catalogue_dir, default_catalogue, encode_audio, new_record)
 from .recommend import Query, index_of, recommend
 
 # %% auto #0
