@@ -21,20 +21,24 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
 import multiprocessing
 import numpy as np
-from fastapi import Depends, FastAPI, File, Form, Header, Query as QueryParam, Request, UploadFile
+from fastapi import Depends, FastAPI, Header, Query as QueryParam, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from . import __version__
 from .audio import AudioError, AudioLimits, load_audio
@@ -44,12 +48,14 @@ from .catalogue import (
 from .recommend import Query, index_of, recommend
 
 # %% auto #0
-__all__ = ['STATUS_CODES', 'MULTIPART_SLACK', 'log', 'ONE_THREAD', 'UPLOAD_ROUTES', 'StyleId', 'DEMO_PAGE', 'UPLOAD', 'app',
-           'Settings', 'ApiError', 'ErrorBody', 'ErrorResponse', 'error_response', 'validation_message',
-           'install_error_handlers', 'BodyLimit', 'send_error', 'JsonLogFormatter', 'configure_logging', 'Metrics',
-           'route_of', 'RequestContext', 'warm_up', 'describe_upload', 'describe_new_beat', 'AnalysisPool', 'Service',
-           'RefuseWhenBusy', 'spooled', 'StyleProbability', 'BeatSummary', 'MatchOut', 'RecommendationOut', 'BeatOut',
-           'BeatDetail', 'BeatPage', 'beat_out', 'service_of', 'check_api_key', 'add_routes', 'find_beat', 'create_app']
+__all__ = ['STATUS_CODES', 'MULTIPART_SLACK', 'log', 'ONE_THREAD', 'UPLOAD_ROUTES', 'FILE_FIELD', 'MAX_PARTS', 'MALFORMED',
+           'MISSING_FILE', 'FILE_SCHEMA', 'StyleId', 'DEMO_PAGE', 'app', 'Settings', 'ApiError', 'ErrorBody',
+           'ErrorResponse', 'error_response', 'validation_message', 'install_error_handlers', 'BodyLimit', 'send_error',
+           'JsonLogFormatter', 'configure_logging', 'Metrics', 'route_of', 'RequestContext', 'warm_up',
+           'describe_upload', 'describe_new_beat', 'AnalysisPool', 'Service', 'RefuseWhenBusy', 'MultipartUpload',
+           'Upload', 'validated_form', 'received', 'upload_body', 'StyleProbability', 'BeatSummary', 'MatchOut',
+           'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage', 'beat_out', 'RecommendForm', 'NewBeatForm',
+           'service_of', 'check_api_key', 'add_routes', 'find_beat', 'create_app']
 
 # %% ../nbs/05_api.ipynb #209cd6e5
 class Settings(BaseSettings):
@@ -425,18 +431,142 @@ class RefuseWhenBusy:
             self.uploading -= 1
 
 # %% ../nbs/05_api.ipynb #95079c43
+FILE_FIELD = "file"
+MAX_PARTS = 8  # the file and the few fields an endpoint takes
+MALFORMED = "the request body could not be parsed as multipart form data"
+MISSING_FILE = {"type": "missing", "loc": ("body", FILE_FIELD), "msg": "Field required", "input": None}  # as FastAPI words it
+
+
+def _text(raw: bytes) -> str:
+    "A form value or file name: UTF-8, as browsers send it, else Latin-1."
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+class MultipartUpload:
+    "python-multipart's callbacks for one upload: the `file` part is written to `out` as it arrives, other fields kept."
+    def __init__(self, boundary: bytes, out: BinaryIO):
+        self.out, self.fields, self.filename = out, {}, None
+        self.has_file = self.complete = False
+        self.parts = self.field_bytes = 0
+        self._header = self._value = self._disposition = b""
+        self._name, self._data = "", None  # the current part's field name; its bytes, None while it is the file
+        callbacks = {"on_part_begin": self._part_begin, "on_header_field": self._header_field,
+                     "on_header_value": self._header_value, "on_header_end": self._header_end,
+                     "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
+                     "on_part_end": self._part_end, "on_end": self._end}
+        try:
+            self.parser = MultipartParser(boundary, callbacks)
+        except FormParserError:  # e.g. a boundary longer than RFC 2046 allows
+            raise ApiError(400, "bad_request", MALFORMED) from None
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self.parser.write(chunk)
+        except FormParserError:
+            raise ApiError(400, "bad_request", MALFORMED) from None
+
+    def _part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise ApiError(400, "bad_request", f"the form has more than {MAX_PARTS} parts")
+        self._disposition, self._data = b"", bytearray()
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header.lower() == b"content-disposition":
+            self._disposition = self._value
+        self._header = self._value = b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        if b"name" not in options:
+            raise ApiError(400, "bad_request", "a part of the form has no name")
+        self._name = _text(options[b"name"])
+        if self._name == FILE_FIELD:
+            if self.has_file:
+                raise ApiError(400, "bad_request", f"the form has more than one `{FILE_FIELD}`")
+            self.has_file, self._data = True, None
+            self.filename = _text(options[b"filename"]) if b"filename" in options else None
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._data is None:
+            self.out.write(memoryview(data)[start:end])
+            return
+        self.field_bytes += end - start
+        if self.field_bytes > MULTIPART_SLACK:
+            raise ApiError(413, "too_large", f"the form fields beside the file are larger than {MULTIPART_SLACK:,} bytes")
+        self._data += data[start:end]
+
+    def _part_end(self) -> None:
+        if self._data is not None:
+            self.fields[self._name] = _text(self._data)
+
+    def _end(self) -> None:
+        self.complete = True
+
+
+# %% ../nbs/05_api.ipynb #8d958591
+@dataclass(frozen=True)
+class Upload:
+    "A received upload: the `file` on disk, the name the client gave it, and the endpoint's form fields, validated."
+    path: str
+    filename: str | None
+    form: BaseModel | None
+
+
+def validated_form(form: type[BaseModel] | None, upload: MultipartUpload) -> BaseModel | None:
+    "The form's fields validated as FastAPI validates `Form` parameters (empty means absent); 422 also without a file."
+    errors = [] if upload.has_file else [MISSING_FILE]
+    parsed = None
+    try:
+        parsed = form.model_validate({k: v for k, v in upload.fields.items() if v != ""}) if form else None
+    except ValidationError as e:
+        errors += [{**error, "loc": ("body", *error["loc"])} for error in e.errors(include_url=False)]
+    if errors:
+        raise RequestValidationError(errors)
+    return parsed
+
+
 @asynccontextmanager
-async def spooled(upload: UploadFile):
-    "The upload as a named temporary file, removed afterwards."
+async def received(request: Request, form: type[BaseModel] | None = None):
+    "The multipart body of `request`, streamed into a named temporary file (removed afterwards), as an `Upload`."
+    kind, options = parse_options_header(request.headers.get("content-type"))
+    if kind != b"multipart/form-data" or not options.get(b"boundary"):
+        raise RequestValidationError([MISSING_FILE])
     handle, name = tempfile.mkstemp(prefix="beat-selection-", suffix=".upload")
     try:
         with os.fdopen(handle, "wb") as out:
-            while chunk := await upload.read(1 << 20):
-                out.write(chunk)
-        yield name
+            upload = MultipartUpload(options[b"boundary"], out)
+            try:
+                async for chunk in request.stream():
+                    upload.write(chunk)
+            except ClientDisconnect:
+                raise ApiError(400, "bad_request", "the client left before the upload ended") from None
+        if not upload.complete:
+            raise ApiError(400, "bad_request", MALFORMED)
+        yield Upload(name, upload.filename, validated_form(form, upload))
     finally:
-        await upload.close()
         Path(name).unlink(missing_ok=True)
+
+
+FILE_SCHEMA = {"type": "string", "contentMediaType": "application/octet-stream", "title": "File",
+               "description": "an audio file: WAV, FLAC, OGG/Opus, MP3, AIFF, or M4A/AAC/WebM when ffmpeg is installed"}
+
+
+def upload_body(form: type[BaseModel] | None = None) -> dict[str, Any]:
+    "The OpenAPI request body of an endpoint that reads its upload with `received`: the `file` and `form`'s fields."
+    fields = form.model_json_schema()["properties"] if form else {}
+    schema = {"type": "object", "required": [FILE_FIELD], "properties": {FILE_FIELD: FILE_SCHEMA, **fields}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
 
 # %% ../nbs/05_api.ipynb #66e4b30e
 class StyleProbability(BaseModel):
@@ -504,7 +634,18 @@ def beat_out(record: BeatRecord, detail: bool = False) -> dict[str, Any]:
 # %% ../nbs/05_api.ipynb #48976311
 StyleId = Literal[tuple(STYLE_IDS)]  # type: ignore[valid-type]
 DEMO_PAGE = "static/index.html"
-UPLOAD = File(description="an audio file: WAV, FLAC, OGG/Opus, MP3, AIFF, or M4A/AAC/WebM when ffmpeg is installed")
+
+
+class RecommendForm(BaseModel):
+    "The form fields of `POST /recommend` beside the file."
+    top_k: int = Field(5, ge=1, le=50, description="how many beats to return")
+    style: StyleId | None = Field(None, description="only beats of this style")
+
+
+class NewBeatForm(BaseModel):
+    "The form fields of `POST /beats` beside the file."
+    name: str | None = Field(None, min_length=1, max_length=100, description="the beat's name; default: the file's name")
+    style: StyleId | None = Field(None, description="the beat's style; default: the style the model hears")
 
 
 def service_of(request: Request) -> Service:
@@ -544,25 +685,26 @@ def add_routes(app: FastAPI) -> None:
         "Prometheus metrics."
         return Response(generate_latest(service_of(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/analyze", tags=["audio"], responses={s: {"model": ErrorResponse} for s in (408, 413, 415, 422, 503)})
-    async def analyze(request: Request, file: Annotated[UploadFile, UPLOAD]) -> dict[str, Any]:
+    @app.post("/analyze", tags=["audio"], openapi_extra=upload_body(),
+              responses={s: {"model": ErrorResponse} for s in (400, 408, 413, 415, 422, 503)})
+    async def analyze(request: Request) -> dict[str, Any]:
         "Tempo, key, energy, loudness and groove of an audio file."
-        pool, _ = service_of(request).require_ready()
-        async with spooled(file) as path:
-            query = await pool.run(describe_upload, path, service_of(request).settings.audio_limits)
+        service = service_of(request)
+        async with received(request) as upload:
+            pool, _ = service.require_ready()
+            query = await pool.run(describe_upload, upload.path, service.settings.audio_limits)
         return query.analysis.to_dict()
 
-    @app.post("/recommend", tags=["audio"], response_model=RecommendationOut,
-              responses={s: {"model": ErrorResponse} for s in (408, 413, 415, 422, 503)})
-    async def recommend_beats(request: Request, file: Annotated[UploadFile, UPLOAD],
-                              top_k: Annotated[int, Form(ge=1, le=50)] = 5,
-                              style: Annotated[StyleId | None, Form()] = None) -> dict[str, Any]:
+    @app.post("/recommend", tags=["audio"], response_model=RecommendationOut, openapi_extra=upload_body(RecommendForm),
+              responses={s: {"model": ErrorResponse} for s in (400, 408, 413, 415, 422, 503)})
+    async def recommend_beats(request: Request) -> dict[str, Any]:
         "The style of an audio file and the catalogue beats that fit it, with reasons."
         service = service_of(request)
-        pool, catalogue = service.require_ready()
-        async with spooled(file) as path:
-            query = await pool.run(describe_upload, path, service.settings.audio_limits)
-        answer = await asyncio.to_thread(recommend, query, catalogue, top_k, style)
+        async with received(request, RecommendForm) as upload:
+            pool, catalogue = service.require_ready()
+            query = await pool.run(describe_upload, upload.path, service.settings.audio_limits)
+        form = upload.form
+        answer = await asyncio.to_thread(recommend, query, catalogue, form.top_k, form.style)
         return answer.to_dict()
 
     @app.get("/beats", tags=["catalogue"], response_model=BeatPage)
@@ -601,20 +743,19 @@ def add_routes(app: FastAPI) -> None:
                             content_disposition_type="inline")
 
     @app.post("/beats", tags=["catalogue"], status_code=201, response_model=BeatDetail, dependencies=[Depends(check_api_key)],
-              responses={s: {"model": ErrorResponse} for s in (401, 403, 408, 409, 413, 415, 422, 503)})
-    async def add_beat(request: Request, file: Annotated[UploadFile, UPLOAD],
-                       name: Annotated[str | None, Form(min_length=1, max_length=100)] = None,
-                       style: Annotated[StyleId | None, Form()] = None) -> dict[str, Any]:
+              openapi_extra=upload_body(NewBeatForm),
+              responses={s: {"model": ErrorResponse} for s in (400, 401, 403, 408, 409, 413, 415, 422, 503)})
+    async def add_beat(request: Request) -> dict[str, Any]:
         "Add a beat of your own to the catalogue (needs the X-API-Key header)."
         service = service_of(request)
         pool, catalogue = service.require_ready()
-        if catalogue.read_only:  # before the upload is analysed: it could not be stored
+        if catalogue.read_only:  # before the upload is read: it could not be stored
             raise ReadOnlyCatalogueError("this catalogue is read-only: no beat can be added")
-        fallback_name = Path(file.filename or "").stem[:100] or None
-        async with spooled(file) as path:
-            query, audio, beat_id = await pool.run(describe_new_beat, path, service.settings.audio_limits,
+        async with received(request, NewBeatForm) as upload:
+            query, audio, beat_id = await pool.run(describe_new_beat, upload.path, service.settings.audio_limits,
                                                    catalogue.audio_format.name)
-        record = new_record(beat_id, name or fallback_name, query.analysis, query.prediction, "user", style=style)
+        form, fallback_name = upload.form, Path(upload.filename or "").stem[:100] or None
+        record = new_record(beat_id, form.name or fallback_name, query.analysis, query.prediction, "user", style=form.style)
         await asyncio.to_thread(catalogue.store, record, audio, True)
         service.metrics.catalogue.set(len(catalogue))
         return beat_out(catalogue.get(beat_id), detail=True)

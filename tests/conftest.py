@@ -69,10 +69,16 @@ def small_catalogue(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def api_server(small_catalogue, tmp_path_factory):
+def server_tmpdir(tmp_path_factory) -> Path:
+    "The test server's TMPDIR, where it writes the uploads it receives."
+    return tmp_path_factory.mktemp("server-tmp")
+
+
+@pytest.fixture(scope="session")
+def api_server(small_catalogue, server_tmpdir, tmp_path_factory):
     "Base URL of `uvicorn beat_selection.api:app` in a child process, ready to serve."
     port, logs = free_port(), tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "BEAT_SELECTION_CATALOGUE": str(small_catalogue), "BEAT_SELECTION_WORKERS": "2",
+    env = {**os.environ, "TMPDIR": str(server_tmpdir), "BEAT_SELECTION_CATALOGUE": str(small_catalogue), "BEAT_SELECTION_WORKERS": "2",
            "BEAT_SELECTION_QUEUE": "2", "BEAT_SELECTION_API_KEY": API_KEY,
            "BEAT_SELECTION_MAX_UPLOAD_BYTES": str(MAX_UPLOAD), "BEAT_SELECTION_UPLOAD_IDLE_TIMEOUT": "2",
            "BEAT_SELECTION_MAX_AUDIO_SECONDS": "60"}

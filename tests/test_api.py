@@ -156,6 +156,42 @@ def test_missing_file_field_and_not_multipart(client):
     assert r.status_code in (400, 422) and r.json()["error"]["code"]
 
 
+# --- the multipart body, read as it arrives ----------------------------------------------------------------
+
+def multipart(*parts: tuple[str, bytes, str | None], boundary: str = "b0und") -> tuple[bytes, dict[str, str]]:
+    "A multipart/form-data body of (name, value, filename) parts, and its content type."
+    body = b""
+    for name, value, filename in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), {"content-type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_form_fields_after_the_file_and_a_file_without_a_name(client):
+    for fields, check in [((("top_k", b"3", None),), lambda matches: len(matches) == 3),
+                          ((("style", b"trap", None),), lambda matches: {m["style"] for m in matches} == {"trap"})]:
+        body, headers = multipart(("file", SAMPLE_BYTES, None), *fields)  # the demo page sends the file first, too
+        r = client.post("/recommend", content=body, headers=headers)
+        assert r.status_code == 200 and check(r.json()["matches"]), r.text[:300]
+
+
+BAD_FORMS = {
+    "cut off in the file": (multipart(("file", SAMPLE_BYTES, "s.wav"))[0][:100_000], 400, "bad_request"),
+    "not multipart at all": (b"hello", 400, "bad_request"),
+    "two files": (multipart(("file", SAMPLE_BYTES, "a.wav"), ("file", SAMPLE_BYTES, "b.wav"))[0], 400, "bad_request"),
+    "too many parts": (multipart(*[("x", b"1", None)] * 20)[0], 400, "bad_request"),
+    "a part without a name": (b"--b0und\r\nContent-Type: audio/wav\r\n\r\nabc\r\n--b0und--\r\n", 400, "bad_request"),
+    "a huge form field": (multipart(("file", SAMPLE_BYTES, "s.wav"), ("style", b"x" * 100_000, None))[0], 413, "too_large"),
+    "no file": (multipart(("top_k", b"3", None))[0], 422, "invalid_request"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FORMS))
+def test_bad_forms_get_their_status(client, name):
+    body, status, code = BAD_FORMS[name]
+    assert_error(client.post("/recommend", content=body, headers=multipart()[1]), status, code)
+
+
 # --- limits: size, slow clients, concurrency ----------------------------------------------------------------
 
 def raw_request(url: str, head: bytes, body: bytes = b"", read_timeout: float = 10) -> tuple[bytes, float]:
@@ -227,6 +263,24 @@ def test_concurrent_uploads_get_answers_or_503(client):
     assert client.get("/ready").status_code == 200  # and the server is fine afterwards
 
 
+def test_no_upload_is_left_behind(api_server, client, server_tmpdir):
+    "Whatever happened to an upload (answered, refused half-way, abandoned by its client), its file is removed."
+    assert client.post("/analyze", files={"file": ("s.wav", SAMPLE_BYTES)}).status_code == 200
+    assert client.post("/analyze", content=BAD_FORMS["cut off in the file"][0], headers=multipart()[1]).status_code == 400
+    assert client.post("/analyze", files={"file": ("big.wav", b"\0" * (MAX_UPLOAD + 100_000))}).status_code == 413
+    host, port = api_server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:  # a client that leaves half-way through its upload
+        s.sendall(b"POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b0und\r\n"
+                  b"Content-Length: 1000000\r\n\r\n" + multipart(("file", SAMPLE_BYTES, "s.wav"))[0][:300_000])
+        time.sleep(0.5)
+    for _ in range(50):
+        left = sorted(p.name for p in server_tmpdir.glob("beat-selection-*"))
+        if not left:
+            break
+        time.sleep(0.1)
+    assert not left, left
+
+
 # --- adding beats ------------------------------------------------------------------------------------------
 
 def test_adding_a_beat_needs_the_key(client):
@@ -242,6 +296,13 @@ def test_adding_a_beat_needs_the_key(client):
     best = client.post("/recommend", files={"file": ("s.wav", SAMPLE_BYTES)}, data={"top_k": "1"}).json()["matches"][0]
     assert best["id"] == beat["id"]
     assert_error(client.post("/beats", files={"file": ("x.txt", b"not audio" * 10)}, headers={"X-API-Key": API_KEY}), 415)
+
+
+def test_adding_without_the_key_is_refused_before_the_upload_is_read(api_server):
+    head = (b"POST /beats HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b0und\r\n"
+            b"Content-Length: 2000000\r\n\r\n")
+    response, _ = raw_request(api_server, head, b"--b0und\r\n", read_timeout=3)  # 9 bytes of 2 MB: the answer comes anyway
+    assert response.startswith(b"HTTP/1.1 401") and b'"unauthorized"' in response, response[:200]
 
 
 def test_adding_is_off_without_a_configured_key():
