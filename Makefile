@@ -93,8 +93,9 @@ docker:
 docker-smoke: docker
 	docker/smoke.sh $(IMAGE)
 
-# Needs Debian's fluid-soundfont-gm (real-score key set, sampled kits), hydrogen-drumkits (sampled kits)
-# and mma (third-party grooves for the style model): apt-get install fluid-soundfont-gm hydrogen-drumkits mma.
+# Needs Debian's fluid-soundfont-gm (real-score key set, sampled kits), hydrogen-drumkits, timgm6mb-soundfont,
+# csound-soundfont and avldrums.lv2-soundfont (sampled kits) and mma (third-party grooves for the style model):
+# apt-get install fluid-soundfont-gm hydrogen-drumkits timgm6mb-soundfont csound-soundfont avldrums.lv2-soundfont mma.
 bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
 	$(BIN)/python bench/analysis.py

@@ -30,15 +30,16 @@ from .audio import DEFAULT_SR
 from .features import PITCH_CLASSES, key_name
 
 # %% auto #0
-__all__ = ['STYLE_NAMES', 'STYLE_IDS', 'GM_DRUM_KEYS', 'HIT_VELOCITY', 'STYLES', 'SOUNDFONT_PATHS', 'HYDROGEN_DIR',
+__all__ = ['STYLE_NAMES', 'STYLE_IDS', 'GM_DRUM_KEYS', 'HIT_VELOCITY', 'STYLES', 'SOUNDFONT_PATHS', 'SOUNDFONTS', 'HYDROGEN_DIR',
            'KIT_FAMILIES', 'ALL_KITS', 'HELD_OUT_KITS', 'TRAIN_KITS', 'HYDROGEN_VOICES', 'CHORD_TONES', 'DEGREES',
-           'PROGRESSIONS', 'TIME_KEEPERS', 'PRE_ROLL', 'BASS_FLOOR', 'LONGEST_NOTE', 'SYNTH_LEVEL', 'ONE_SHOT_SECONDS',
-           'TIMBRES', 'PARTS', 'GENERATOR_VERSION', 'SPLITS', 'Featurize', 'Style', 'kit_available', 'hydrogen_kit',
-           'Chord', 'Effects', 'Plan', 'progression_chords', 'draw_effects', 'playable', 'choose_kit', 'BeatSpec',
-           'parse_key', 'vary_groove', 'draw_plan', 'step_grid', 'Timing', 'DrumHit', 'Note', 'drum_bar', 'drum_events',
-           'bass_pitch', 'voicing', 'harmony_events', 'synth_kit', 'render_drums', 'synth_tone', 'render_notes',
-           'master', 'Beat', 'generate_beat', 'dataset_items', 'sound_sources', 'cache_dir', 'build_dataset',
-           'parallel_map', 'first_compile_turn', 'warm_analysis']
+           'PROGRESSIONS', 'DRUM_INSTRUMENTS', 'TIME_KEEPERS', 'PRE_ROLL', 'BASS_FLOOR', 'LONGEST_NOTE', 'SYNTH_LEVEL',
+           'ONE_SHOT_SECONDS', 'TIMBRES', 'PARTS', 'GENERATOR_VERSION', 'SPLITS', 'Featurize', 'Style', 'kit_available',
+           'hydrogen_kit', 'Chord', 'Effects', 'VoiceSound', 'Plan', 'progression_chords', 'draw_effects', 'playable',
+           'draw_drum_sounds', 'choose_kit', 'BeatSpec', 'parse_key', 'vary_groove', 'draw_plan', 'step_grid', 'Timing',
+           'DrumHit', 'Note', 'drum_bar', 'drum_events', 'bass_pitch', 'voicing', 'harmony_events', 'synth_kit',
+           'soundfont_has', 'render_drums', 'synth_tone', 'render_notes', 'master', 'Beat', 'generate_beat',
+           'dataset_items', 'sound_sources', 'cache_dir', 'build_dataset', 'parallel_map', 'first_compile_turn',
+           'warm_analysis']
 
 # %% ../nbs/02_beats.ipynb #66a23bd1
 STYLE_NAMES: dict[str, str] = {
@@ -77,23 +78,35 @@ class Style:
 
 # %% ../nbs/02_beats.ipynb #1e3a0afd
 STYLES: dict[str, Style] = {
-    "afro": Style((96, 116), (
+    "afro": Style((96, 122), (
         {"kick": "X-----x-X-----x-", "rim": "---x--x----x--x-", "shaker": "XoxoXoxoXoxoXoxo",
-         "conga_hi": "--x---x-x-x---x-"},
+         "conga_hi": "--x---x-x-x---x-"},  # afrobeats: 3+3+2 kick, off-beat rim
         {"kick": "X--x--x-X--x--x-", "snare": "----X-------X---", "shaker": "xxxxxxxxxxxxxxxx",
          "conga_lo": "x--x----x--x-x--"},
-        {"kick": "X-----x---X--x--", "snare": "--o-X--o-oo-X--o", "hat": "x-xxx-xxx-xxx-xx"}),
-        ("1--1--5-8--5--1-", "1=-1=-5=--1-5=~=", "1==-1-5=8=-5-3-~"),
-        ("x-xx-x-xx-x-x-x-", "--x--x--x-x--x--", "x=-x=-x=x=-x=-x="),
+        {"kick": "X-----x---X--x--", "snare": "--o-X--o-oo-X--o", "hat": "x-xxx-xxx-xxx-xx"},
+        {"kick": "X-----x-X-----x-", "clap": "----X-------X---", "rim": "--x--x----x--x--",
+         "shaker": "xxXxxxXxxxXxxxXx"},  # afro-pop with claps on 2 and 4
+        {"kick": "X-----xX--x-----", "snare": "--o-X--o-o-oX--o", "hat": "xxx-xxx-xxx-xxx-",
+         "hat_open": "---x---x---x---x"},  # afrobeat: busy hats opening on the last sixteenth
+        {"kick": "X-----X-----", "cowbell": "X-x-xx-x-x-x", "conga_hi": "--x--x--x--x",
+         "conga_lo": "---x-----x--", "shaker": "xxxxxxxxxxxx"}),  # highlife 12/8 and its bell
+        ("1--1--5-8--5--1-", "1=-1=-5=--1-5=~=", "1==-1-5=8=-5-3-~", "1==-5=-1-5--", "1=-1=-5=-8-~"),
+        ("x-xx-x-xx-x-x-x-", "--x--x--x-x--x--", "x=-x=-x=x=-x=-x=", "x-xx-xx-xx-x", "--x--x--x--x"),
         swing=(0.5, 0.56), ghost_rate=0.1, kits="electronic", gm_bass=(33, 38), gm_chords=(27, 16, 4),
-        about="Afrobeats / afropop: a 3+3+2 kick, rim on the off-beats, shakers and congas in sixteenths, "
-              "highlife guitar chords"),
-    "amapiano": Style((108, 116), (
+        about="Afrobeats, afrobeat and highlife: a 3+3+2 kick, rim on the off-beats, shakers and congas in "
+              "sixteenths, the 12/8 bell, highlife guitar chords"),
+    "amapiano": Style((106, 118), (
         {"kick": "X---X---X---X---", "clap": "----X-------X---", "shaker": "xoxxxoxxxoxxxoxx",
          "rim": "---x--x---x--x--"},
         {"kick": "X-------X-------", "snare": "----x-------x--x", "shaker": "XxxxXxxxXxxxXxxx",
-         "rim": "--x--x----x--x--", "hat_open": "--x---x---x---x-"}),
-        ("1--1--5---8-1---", "1-5--8--1-5--1--", "--1--1-5--8--5-1"),
+         "rim": "--x--x----x--x--", "hat_open": "--x---x---x---x-"},
+        {"kick": "X---X---X---X---", "clap": "------------X---", "shaker": "xxxxxxxxxxxxxxxx",
+         "rim": "--x--x--x--x--x-", "hat_open": "--x---x---x---x-"},
+        {"kick": "X-------X-------", "clap": "----X-------X---", "shaker": "XxxxXxxxXxxxXxxx",
+         "claves": "---x--x----x-x--"},
+        {"clap": "----X-------X---", "shaker": "xoxxxoxxxoxxxoxx", "rim": "x--x--x---x--x--",
+         "hat": "--x---x---x---x-"}),  # no kick at all: the log drum is the low end
+        ("1--1--5---8-1---", "1-5--8--1-5--1--", "--1--1-5--8--5-1", "1--5--1---1-8-5-"),
         ("x===============", "x======-x======-", "x==-x==-x==-x==-"),
         swing=(0.5, 0.6), sevenths=True, kits="electronic", bass_sound="log", gm_bass=(),
         gm_chords=(4, 89, 0), about="South-African amapiano: the log drum carries the bass line under jazzy "
@@ -102,120 +115,195 @@ STYLES: dict[str, Style] = {
         {"kick": "X------x--x-----", "clap": "--------X-------", "hat": "x-x-x-x-x-x-r-x-"},
         {"kick": "X-----x---x--x--", "snare": "--------X-------", "hat": "x-x-x-r-x-x-xxrr"},
         {"kick": "X--x------x-----", "clap": "--------X-------", "hat": "xxxxxxxrxxxxxxrr",
-         "hat_open": "--------------x-"}),
-        ("1=========1=====", "1=====1===1=====", "1=======5===1==="),
+         "hat_open": "--------------x-"},
+        {"kick": "X-----x---x---x-", "clap": "--------X-------", "hat": "xxxxxxxxxxxxxxxx"},
+        {"kick": "X--------xX-----", "clap": "--------X-------", "hat": "x-x-xr--x-x-rrx-",
+         "hat_open": "------x---------"},
+        {"kick": "X---------X--x--", "snare": "--------X-------", "hat": "x-xxx-xxx-xrx-xx",
+         "rim": "------------x---"}),
+        ("1=========1=====", "1=====1===1=====", "1=======5===1===", "1=====~=1===8==="),
         ("x===============", "x=======x======="),
         swing=(0.5, 0.54), kits="electronic", bass_sound="808", glide=0.25, gm_bass=(), gm_chords=(89, 48, 88),
         about="Trap: half-time (one clap per bar), rolling hi-hats, long 808 notes that glide"),
-    "drill": Style((138, 146), (
+    "drill": Style((136, 148), (
         {"kick": "X------x-x------", "snare": "--------X-----x-", "hat": "x--x--x-x-r-x--x"},
-        {"kick": "X--x------x-----", "snare": "--------X--x----", "hat": "x-x--x-xx--x-x-r"}),
+        {"kick": "X--x------x-----", "snare": "--------X--x----", "hat": "x-x--x-xx--x-x-r"},
+        {"kick": "X------x--x-----", "snare": "--------X-----X-", "hat": "x--x--x-x--x--x-"},
+        {"kick": "X--x---x--x-----", "snare": "--------X-----x-", "hat": "x-x-xx-x-x-x-xx-",
+         "hat_open": "------x---------"},
+        {"kick": "X------xx-------", "clap": "--------X--x----", "hat": "x--x-x--x--x-rr-",
+         "rim": "---------------x"}),
         ("1=====~=1===5=--", "1==-1==-5=====~=", "1=====1=--8=====", "1==============="),
         ("x===============", "x=======x=======", "x==x==x=x======="),
         kits="electronic", bass_sound="808", glide=0.6, gm_bass=(), gm_chords=(48, 89, 0),
         about="UK / New York drill: half time with a late, displaced second snare, triplet-feel hats, "
               "sliding 808 lines"),
-    "boom-bap": Style((84, 98), (
+    "boom-bap": Style((82, 100), (
         {"kick": "X-------X-x-----", "snare": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-"},
         {"kick": "X------xX-x---x-", "snare": "----X-------X---", "hat": "x-xxx-x-x-xxx-x-"},
-        {"kick": "X-x----xX-x-----", "snare": "----X--o----X---", "hat": "x-x-x-x-x-x-x-x-"}),
-        ("1=====1-----1=-~", "1===---1-1==----", "1=--1=--5=--1=-~"),
+        {"kick": "X-x----xX-x-----", "snare": "----X--o----X---", "hat": "x-x-x-x-x-x-x-x-"},
+        {"kick": "X--x---xX-------", "snare": "----X-------X---", "hat": "x-x-x-x-x-x-x---",
+         "hat_open": "--------------x-"},
+        {"kick": "X------x--x-----", "snare": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-",
+         "shaker": "----x-------x---"},  # a tambourine doubling the backbeat
+        {"kick": "X-------X-x-----", "snare": "----X-------X---", "ride": "x-x-x-x-x-x-x-x-"},  # jazzy
+        {"kick": "X-----X-X-----x-", "snare": "----X-------X---", "hat": "xxx-xxx-xxx-xxx-"}),
+        ("1=====1-----1=-~", "1===---1-1==----", "1=--1=--5=--1=-~", "1==-----1==-5=--"),
         ("x=======x=======", "x===============", "x--x----x-------"),
         swing=(0.54, 0.66), kits="acoustic", gm_bass=(33, 38), gm_chords=(4, 5, 0),
         about="Nineties hip-hop: a hard kick and snare on 2 and 4, swung sixteenth hats, sampled-sounding "
               "chord stabs"),
-    "lofi": Style((68, 90), (
+    "lofi": Style((66, 90), (
         {"kick": "X-----x---x-----", "rim": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-"},
-        {"kick": "X--x------x-----", "snare": "----X-------X---", "hat": "xoxoxoxoxoxoxoxo"}),
-        ("1=======5=======", "1=====1===5===~="),
+        {"kick": "X--x------x-----", "snare": "----X-------X---", "hat": "xoxoxoxoxoxoxoxo"},
+        {"kick": "X-----x-X-------", "rim": "----X-------X---", "hat": "x-x-x-x-x-x-x---",
+         "hat_open": "--------------x-"},
+        {"kick": "X--x----X-------", "snare": "----X-------X-o-", "hat": "xox-xox-xox-xox-"},
+        {"kick": "X-------X-x-----", "snare": "----X-------X---", "shaker": "xxxxxxxxxxxxxxxx"}),
+        ("1=======5=======", "1=====1===5===~=", "1===5===8===~==="),
         ("x===============", "x=======x=======", "x=====x=x======="),
         swing=(0.56, 0.68), sevenths=True, kits="acoustic", gm_bass=(33, 32), gm_chords=(4, 0, 11), lofi=True,
         about="Lo-fi hip-hop: slow, lazy swing, soft drums, seventh chords on electric piano, low-passed with "
               "vinyl crackle"),
-    "rnb": Style((62, 96), (
+    "rnb": Style((60, 116), (
         {"kick": "X------x-x------", "snare": "----X-------X---", "hat": "XxxxXxxxXxxxXxxx"},
         {"kick": "X--x---x-x------", "clap": "----X-------X---", "hat": "x-x-xxx-x-x-x-xx"},
-        {"kick": "X-----x-x---", "snare": "---X-----X--", "hat": "XxxXxxXxxXxx"}),  # 12/8 ballad
-        ("1=====1-5=====~=", "1=======5===3=5=", "1====-5==-8-", "1==--15==-~-"),
-        ("x===============", "x=======x=======", "xxxxxxxxxxxx", "x=====x====="),
-        swing=(0.5, 0.58), sevenths=True, ghost_rate=0.12, kits="electronic", gm_bass=(33, 38, 39),
-        gm_chords=(4, 0, 89), about="R&B / soul: laid-back backbeat, busy hi-hats, extended chords; also the "
-                                    "12/8 ballad"),
-    "reggaeton": Style((88, 100), (
+        {"kick": "X-----x-x---", "snare": "---X-----X--", "hat": "XxxXxxXxxXxx"},  # 12/8 ballad
+        {"kick": "X--------x--", "snare": "---X-----X--", "ride": "XxxXxxXxxXxx"},  # 12/8, on the ride
+        {"kick": "X-x---x-X-x---x-", "snare": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-",
+         "shaker": "----X-------X---"},  # sixties soul: a tambourine on the backbeat
+        {"kick": "X-----x--x------", "snare": "----X-------X---", "hat": "x-xxx-xxx-xxx-xx",
+         "rim": "-------o------o-"},  # neo-soul, behind the beat
+        {"kick": "X---------x-----", "clap": "----X-------X---", "hat": "x-x-x-x-xrx-x-x-",
+         "rim": "---x------x-----"},  # modern R&B: sparse kick, claps and snaps
+        {"kick": "X--x--x-X-x-----", "snare": "----X-------X---", "hat": "x-xxx-xxx-xxx-xx"}),  # new jack swing
+        ("1=====1-5=====~=", "1=======5===3=5=", "1====-5==-8-", "1==--15==-~-", "1-1---1-5-5---~-"),
+        ("x===============", "x=======x=======", "xxxxxxxxxxxx", "x=====x=====", "----x-------x---"),
+        swing=(0.5, 0.6), sevenths=True, ghost_rate=0.12, kits="electronic", gm_bass=(33, 38, 39),
+        gm_chords=(4, 0, 89), about="R&B and soul: laid-back backbeat, busy hi-hats, extended chords; sixties "
+                                    "soul, new jack swing and the 12/8 ballad"),
+    "reggaeton": Style((86, 102), (
         {"kick": "X---X---X---X---", "snare": "---x--x----x--x-", "hat": "x-x-x-x-x-x-x-x-"},
         {"kick": "X---X---X---X---", "clap": "---x--x----x--x-", "hat_open": "--x---x---x---x-",
-         "shaker": "xoxoxoxoxoxoxoxo"}),
+         "shaker": "xoxoxoxoxoxoxoxo"},
+        {"kick": "X---X---X---X---", "snare": "---x--x----x--x-", "hat": "xxxxxxxxxxxxxxxx"},
+        {"kick": "X---X---X---X---", "rim": "---x--x----x--x-", "hat_open": "--x---x---x---x-",
+         "hat": "x---x---x---x---"},
+        {"kick": "X---X---X---X---", "snare": "---x--x----x--x-", "conga_hi": "--x---x---x---x-",
+         "tom_hi": "-------------x--"}),
         ("1--1--1-1--1--1-", "1=-1=-1=1=-1=-1=", "1==-5=-=1==-5==-"),
         ("x--x--x-x--x--x-", "x===============", "x==x==x=x==x==x="),
         kits="electronic", gm_bass=(38, 39), gm_chords=(89, 81, 0),
         about="Reggaeton: the dembow (kick on every beat, snare on the 3+3+2 tresillo of each half bar)"),
-    "reggae": Style((60, 90), (
-        {"kick": "--------X-------", "rim": "--------X-------", "hat": "x-x-x-x-x-x-x-x-"},
-        {"kick": "X---X---X---X---", "rim": "--------X-------", "hat": "x-xxx-xxx-xxx-xx"},
-        {"kick": "X-------X-------", "rim": "--------X-------", "hat": "xxx-xxx-xxx-xxx-"}),
-        ("----1=-1-5--8=--", "--1=1-5===--5-~-", "1==-1-5-8==-5-3-"),
-        ("----x-------x---", "----x-x-----x-x-"),
+    "reggae": Style((60, 92), (
+        {"kick": "--------X-------", "rim": "--------X-------", "hat": "x-x-x-x-x-x-x-x-"},  # one drop
+        {"kick": "X---X---X---X---", "rim": "--------X-------", "hat": "x-xxx-xxx-xxx-xx"},  # steppers
+        {"kick": "X-------X-------", "rim": "--------X-------", "hat": "xxx-xxx-xxx-xxx-"},  # rockers
+        {"kick": "--------X-------", "snare": "--------X-------", "hat": "x-x-x-x-x-x-x-x-",
+         "hat_open": "------x-------x-"},
+        {"kick": "------X-----", "rim": "------X-----", "hat": "x-xx-xx-xx-x"},  # a one drop in triplets
+        {"kick": "X-----x-X-------", "snare": "----X-------X---", "rim": "--x----x--x----x",
+         "hat": "x-x-x-x-x-x-x-x-"}),  # dancehall
+        ("----1=-1-5--8=--", "--1=1-5===--5-~-", "1==-1-5-8==-5-3-", "---1=-5-8==-", "1=-5--1==-5-"),
+        ("----x-------x---", "----x-x-----x-x-", "---x-----x--", "---x-x---x-x"),
         swing=(0.5, 0.6), kits="acoustic", gm_bass=(33,), gm_chords=(16, 27),
-        about="Reggae: one-drop (kick and rim together on beat three only), steppers and rockers, the "
-              "off-beat skank"),
-    "house": Style((118, 128), (
+        about="Reggae and dancehall: one-drop (kick and rim together on beat three only), steppers and "
+              "rockers, the off-beat skank"),
+    "house": Style((116, 130), (
         {"kick": "X---X---X---X---", "clap": "----X-------X---", "hat_open": "--x---x---x---x-",
          "hat": "xo-oxo-oxo-oxo-o"},
         {"kick": "X---X---X---X---", "snare": "----X-------X---", "hat_open": "--x---x---x---x-",
-         "shaker": "xoxoxoxoxoxoxoxo"}),
-        ("--1---1---1---1-", "--1-1-8---1-1-8-"), ("--x---x---x---x-", "x==x==x=x==x==x="),
+         "shaker": "xoxoxoxoxoxoxoxo"},
+        {"kick": "X---X---X---X---", "clap": "----X-------X---", "hat": "xx-xxx-xxx-xxx-x",
+         "hat_open": "--x---x---x---x-"},
+        {"kick": "X---X---X---X---", "snare": "----X-------X---", "hat": "x---x---x---x---",
+         "hat_open": "--x---x---x---x-", "shaker": "xxxxxxxxxxxxxxxx"},  # disco
+        {"kick": "X---X---X---X---", "rim": "---x--x----x----", "shaker": "x-xxx-xxx-xxx-xx",
+         "clap": "----X-------X---"},  # deep house
+        {"kick": "X---X---X---X---", "clap": "----X-------X---", "ride": "--x---x---x---x-",
+         "hat": "xxxxxxxxxxxxxxxx"}),
+        ("--1---1---1---1-", "--1-1-8---1-1-8-", "1-8-1-8-1-8-1-8-"), ("--x---x---x---x-", "x==x==x=x==x==x="),
         swing=(0.5, 0.56), sevenths=True, kits="electronic", gm_bass=(38, 39), gm_chords=(0, 4, 89),
         about="House / disco: four on the floor, open hats on the off-beats, off-beat bass, piano stabs"),
-    "rock": Style((88, 160), (
+    "rock": Style((80, 170), (
         {"kick": "X-------X-x-----", "snare": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-"},
         {"kick": "X-----x-X-------", "snare": "----X-------X--o", "hat": "X-x-X-x-X-x-X-x-"},
         {"kick": "X-x-----X-x---x-", "snare": "----X-------X---", "ride": "x-x-x-x-x-x-x-x-"},
-        {"kick": "X-----x-X-x-----", "snare": "----X-------X---", "hat": "Xxxxxxxxxxxxxxxx"}),
-        ("1-1-1-1-1-1-1-1-", "1===1===1=1=5=~=", "1-1-1-1-5-5-8-8-", "1=====1=1===5==="),
+        {"kick": "X-----x-X-x-----", "snare": "----X-------X---", "hat": "Xxxxxxxxxxxxxxxx"},
+        {"kick": "X------xX-x-----", "snare": "----X-------X---", "hat": "xxxxxxxxxxxxxx--",
+         "hat_open": "--------------x-"},
+        {"kick": "X-----x-X-------", "snare": "----X-------X---", "hat": "X---x---X---x---"},  # ballad
+        {"kick": "X-x-----X-x-x---", "snare": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-"},
+        {"kick": "X---x-x-X---x---", "snare": "----X-------X---", "crash": "x-x-x-x-x-x-x-x-"}),  # loud
+        ("1-1-1-1-1-1-1-1-", "1===1===1=1=5=~=", "1-1-1-1-5-5-8-8-", "1=====1=1===5===", "1=1=1=1=1=1=1=1="),
         ("x=======x=======", "x-x-x-x-x-x-x-x-", "x=====x=====x==="),
         swing=(0.5, 0.52), gm_bass=(33, 34), gm_chords=(29, 27, 0),
-        about="Rock and pop: kick on 1 and 3, snare on 2 and 4, straight eighths on the hats or ride, "
+        about="Rock and pop: kick on 1 and 3, snare on 2 and 4, straight eighths on the hats, ride or crash, "
               "power chords"),
-    "funk": Style((88, 118), (
+    "funk": Style((84, 122), (
         {"kick": "X-x-------x--x--", "snare": "----X--o-o--X--o", "hat": "XxxxXxxxXxxxXxxx"},
         {"kick": "X--x--x---x-----", "snare": "----X-o----oX-o-", "hat": "x-xxx-xxx-xxx--o",
-         "hat_open": "--------------x-"}),
-        ("1-8-8--1-1-5-8-~", "1--1--8-1-5-7-8-"), ("--x--x-x--x---x-", "x-----x---x-x---"),
+         "hat_open": "--------------x-"},
+        {"kick": "X-x-------x--x--", "snare": "----X--o-o-oX--o", "hat": "xxxxxxxxxxxxxx-x",
+         "hat_open": "--------------x-"},
+        {"kick": "X--x---x--x--x--", "snare": "----X--o-o--X---", "hat": "x-xxx-xxx-xxx-xx"},
+        {"kick": "X---x--x--x-----", "snare": "--o-X-o---o-X-o-", "hat": "-x-x-x-x-x-x-x-x"},  # linear
+        {"kick": "X-----x-X-x-----", "snare": "----X-------X---", "hat": "xx-xxx-xxx-xxx-x",
+         "hat_open": "--x---x---x---x-"}),  # disco-funk
+        ("1-8-8--1-1-5-8-~", "1--1--8-1-5-7-8-", "1-----8-1--1-5-7"), ("--x--x-x--x---x-", "x-----x---x-x---"),
         swing=(0.5, 0.58), sevenths=True, ghost_rate=0.2, gm_bass=(33, 36), gm_chords=(4, 16, 27),
         about="Funk: syncopated kick, ghost notes around the backbeat, sixteenth hats, octave-popping bass"),
-    "jazz": Style((100, 220), (
+    "jazz": Style((70, 220), (
         {"ride": "X---x-x-X---x-x-", "hat": "----x-------x---", "kick": "o---o---o---o---"},
-        {"ride": "X---x-x-X---x-x-", "hat": "----x-------x---", "snare": "------o-------o-"}),
-        ("1===3===5===~===", "1===5===8===~===", "1===3===5===7==="),
+        {"ride": "X---x-x-X---x-x-", "hat": "----x-------x---", "snare": "------o-------o-"},
+        {"ride": "X---x-x-X---x-x-", "hat": "----x-------x---", "kick": "o---o---o---o---",
+         "snare": "---o-----o---o--"},  # comping on the snare, feathering the bass drum
+        {"ride": "X---X-x-X---X-x-", "hat": "----x-------x---"},  # two feel
+        {"snare": "ooooXoooooooXooo", "hat": "----x-------x---", "kick": "o-------o-------"},  # brushes
+        {"ride": "X---x-x-X---x-x-", "hat": "----x-------x---", "snare": "-----------o--o-",
+         "kick": "------------x---"}),  # bebop: bombs
+        ("1===3===5===~===", "1===5===8===~===", "1===3===5===7===", "1=======5======="),
         ("x=====x=--------", "------x=------x=", "x===----------x="),
         swing=(0.58, 0.7), swing_eighths=True, sevenths=True, ghost_rate=0.1, kits="brushes", gm_bass=(32,),
         gm_chords=(0, 26, 4), about="Swing: the spang-a-lang ride, hi-hat foot on 2 and 4, a walking bass, "
-                                    "comping seventh chords"),
-    "latin": Style((88, 130), (
+                                    "comping seventh chords, brushes on ballads"),
+    "latin": Style((84, 136), (
         {"kick": "X--xX--xX--xX--x", "rim": "x--x--x---x--x--", "hat": "x-x-x-x-x-x-x-x-"},  # bossa nova
         {"kick": "---x------x-----", "claves": "x--x--x---x-x---", "shaker": "XxxxXxxxXxxxXxxx",
          "conga_hi": "------xx------xx", "conga_lo": "--x-------x-----"},  # son clave and tumbao
         {"kick": "X-------X-------", "cowbell": "X---X---X---X---", "conga_hi": "------xx------xx",
          "shaker": "xxxxxxxxxxxxxxxx"},  # cha-cha-cha
-        {"kick": "X--x-x-xX--x-x-x", "rim": "x-x--x-x-x-x--x-", "shaker": "XxxxXxxxXxxxXxxx"}),  # samba
-        ("1==-5=-=1==-5==-", "---5--1=---5--1=", "1===1===1===1==="),
+        {"kick": "X--x-x-xX--x-x-x", "rim": "x-x--x-x-x-x--x-", "shaker": "XxxxXxxxXxxxXxxx"},  # samba
+        {"claves": "--x-x---x--x--x-", "rim": "x-x-xx-xx-xx-x-x", "conga_hi": "------xx------xx",
+         "conga_lo": "--x-------x-----", "kick": "---x-------x----"},  # salsa: 2-3 clave, cascara
+        {"cowbell": "X-x-X-x-X-x-X-x-", "conga_hi": "--x---xx--x---xx", "claves": "x--x--x---x-x---",
+         "kick": "---x-------x----"},  # mambo
+        {"claves": "x--x--x---x-x---", "conga_hi": "----x--xx---x--x", "conga_lo": "x-------x-------",
+         "shaker": "x-xxx-xxx-xxx-xx"},  # bolero
+        {"kick": "X--xX--xX--xX--x", "rim": "x--x--x---x-x---", "hat": "xxxxxxxxxxxxxxxx"}),  # bossa, son rim
+        ("1==-5=-=1==-5==-", "---5--1=---5--1=", "1===1===1===1===", "1--5--1-5--5-1--"),
         ("x--x--x---x--x--", "--x--x--x-x--x--"),
         sevenths=True, gm_bass=(32, 33), gm_chords=(24, 0),
-        about="Latin: bossa nova, son clave with the tumbao bass, cha-cha-cha cowbell, samba"),
+        about="Latin: bossa nova, son and salsa claves with the tumbao bass, mambo and cha-cha-cha bells, "
+              "samba, bolero"),
 }
 assert tuple(STYLES) == STYLE_IDS
 
 # %% ../nbs/02_beats.ipynb #ada48ecf
 SOUNDFONT_PATHS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
+SOUNDFONTS: dict[str, tuple[str, ...]] = {  # kit source -> where Debian installs its SoundFont
+    "fluid": SOUNDFONT_PATHS, "timgm": ("/usr/share/sounds/sf2/TimGM6mb.sf2",),
+    "csound": ("/usr/share/sounds/sf2/sf_GMbank.sf2",), "avl": ("/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2",)}
 HYDROGEN_DIR = Path("/usr/share/hydrogen/data/drumkits")
 KIT_FAMILIES: dict[str, tuple[str, ...]] = {
     "acoustic": ("synth", "fluid:0", "fluid:8", "fluid:16", "hydrogen:ColomboAcousticDrumkit",
                  "hydrogen:ForzeeStereo", "hydrogen:BJA_Pacific", "hydrogen:Millo-Drums_v.1",
                  "hydrogen:Millo_MultiLayered2", "hydrogen:The Black Pearl 1.0", "hydrogen:rumpf_kit_z01_h2",
-                 "hydrogen:Audiophob"),
+                 "hydrogen:Audiophob", "timgm:0", "timgm:16", "csound:0", "csound:16", "avl:0"),
     "electronic": ("synth", "fluid:24", "fluid:25", "hydrogen:ElectricEmpireKit", "hydrogen:HardElectro1",
-                   "hydrogen:VariBreaks"),
-    "brushes": ("synth", "fluid:32", "fluid:40", "hydrogen:Millo_MultiLayered3", "hydrogen:Audiophob"),
+                   "hydrogen:VariBreaks", "timgm:24", "timgm:25", "csound:24", "csound:25"),
+    "brushes": ("synth", "fluid:32", "fluid:40", "hydrogen:Millo_MultiLayered3", "hydrogen:Audiophob", "timgm:40",
+                "csound:32", "csound:40"),
 }
 ALL_KITS: tuple[str, ...] = tuple(dict.fromkeys(k for family in KIT_FAMILIES.values() for k in family))
 # Never used for training: the held-out split measures generalisation to kits the model has not heard.
@@ -224,10 +312,10 @@ HELD_OUT_KITS: tuple[str, ...] = ("fluid:8", "fluid:24", "fluid:40", "hydrogen:T
 TRAIN_KITS: tuple[str, ...] = tuple(k for k in ALL_KITS if k not in HELD_OUT_KITS)
 
 # %% ../nbs/02_beats.ipynb #8352e825
-@lru_cache(maxsize=2)
-def _soundfont(sr: int) -> tuple[Any, int] | None:
-    "(tinysoundfont.Synth, SoundFont id) when the package and a GM SoundFont exist, else None."
-    path = next((p for p in SOUNDFONT_PATHS if Path(p).is_file()), None)
+@lru_cache(maxsize=8)
+def _soundfont(sr: int, font: str = "fluid") -> tuple[Any, int] | None:
+    "(tinysoundfont.Synth, SoundFont id) of a source of `SOUNDFONTS` when the package and its file exist, else None."
+    path = next((p for p in SOUNDFONTS.get(font, ()) if Path(p).is_file()), None)
     try:
         import tinysoundfont
     except ImportError:
@@ -241,8 +329,8 @@ def _soundfont(sr: int) -> tuple[Any, int] | None:
 def kit_available(kit: str, sr: int = DEFAULT_SR) -> bool:
     "True when `kit` can be rendered on this machine (the synth always can)."
     source, _, preset = kit.partition(":")
-    if source == "fluid":
-        return _soundfont(sr) is not None
+    if source in SOUNDFONTS:
+        return _soundfont(sr, source) is not None
     if source == "hydrogen":
         return (HYDROGEN_DIR / preset / "drumkit.xml").is_file()
     return kit == "synth"
@@ -319,6 +407,14 @@ class Effects:
     crackle: float = 0.0  # vinyl clicks per second
 
 
+class VoiceSound(NamedTuple):
+    "Where one drum voice's sound comes from, how it is tuned and how loud it sits in the kit."
+
+    kit: str
+    semitones: float = 0.0  # sampler-style retuning (faster and higher, or slower and lower)
+    gain_db: float = 0.0
+
+
 @dataclass(frozen=True)
 class Plan:
     "Every random musical and sonic decision for one beat."
@@ -341,6 +437,7 @@ class Plan:
     synth_timbre: str
     gains_db: dict[str, float]
     effects: Effects
+    drum_sounds: dict[str, VoiceSound]  # voice -> its sound; most come from `kit`
 
     @property
     def steps(self) -> int:
@@ -376,6 +473,25 @@ def draw_effects(style: Style, rng: np.random.Generator) -> Effects:
 def playable(kit: str, sr: int = DEFAULT_SR) -> str:
     "`kit` when it is installed, else the synth that is always there."
     return kit if kit_available(kit, sr) else "synth"
+
+
+DRUM_INSTRUMENTS = {"hat_open": "hat", "tom_lo": "tom_hi", "conga_lo": "conga_hi"}  # voices of one instrument
+
+
+def draw_drum_sounds(kit: str, pool: Sequence[str], rng: np.random.Generator, sr: int = DEFAULT_SR) -> dict[str, VoiceSound]:
+    "Each voice's sound: mostly from `kit`; in some beats a few instruments from other kits of `pool`; retuned and rebalanced."
+    mixes_kits = rng.random() < 0.4
+    drawn: dict[str, VoiceSound] = {}
+    for voice in GM_DRUM_KEYS:
+        instrument = DRUM_INSTRUMENTS.get(voice, voice)
+        swap, other, retune, semitones, gain = rng.random(), int(rng.integers(len(pool))), *rng.random(2), rng.normal(0, 2.5)
+        if instrument in drawn:  # the voices of one instrument share its sound
+            drawn[voice] = drawn[instrument]
+            continue
+        source = playable(pool[other], sr) if mixes_kits and swap < 0.35 else kit
+        tuned = retune < 0.5 and source.partition(":")[0] not in SOUNDFONTS  # SoundFont kits play as recorded
+        drawn[voice] = VoiceSound(source, float(4 * semitones - 2) if tuned else 0.0, float(gain))
+    return drawn
 
 
 def choose_kit(style: Style, pool: Sequence[str], rng: np.random.Generator, sr: int = DEFAULT_SR) -> str:
@@ -462,16 +578,18 @@ def draw_plan(spec: BeatSpec, style: Style, rng: np.random.Generator, kits: Sequ
     effects = draw_effects(style, rng)
     amount = float(rng.uniform(0, 1))
     first, alt = vary_groove(first, amount, rng), vary_groove(alt, amount, rng)
+    drum_sounds = draw_drum_sounds(kit, kits, rng, sr)
     if spec.bpm is not None:
         bpm = float(spec.bpm)
     if spec.key is not None:
         tonic, mode = parse_key(spec.key)
-    if spec.kit is not None:
+    if spec.kit is not None:  # a kit asked for by name is played as it is, only rebalanced
         kit = playable(spec.kit, sr)
+        drum_sounds = {voice: VoiceSound(kit, 0.0, sound.gain_db) for voice, sound in drum_sounds.items()}
     return Plan(spec.style, bpm, swing, tonic, mode, first, alt, bass, chords,
                 progression_chords(tonic, mode, PROGRESSIONS[mode][progression], style.sevenths),
                 phase if spec.seconds is not None else 0.0, kit, "fluid" if harmony_fluid else "synth",
-                gm_bass, gm_chords, timbre, gains, effects)
+                gm_bass, gm_chords, timbre, gains, effects, drum_sounds)
 
 # %% ../nbs/02_beats.ipynb #585ff7df
 def step_grid(steps: int, beats_per_bar: int, swing: float, swing_eighths: bool) -> np.ndarray:
@@ -744,9 +862,10 @@ def _render_one_shots(hits: list[DrumHit], pick: Callable[[DrumHit], np.ndarray]
 _SOUNDFONT_LOCK = threading.Lock()
 
 
-def _render_soundfont(events: list[tuple[float, ...]], bank: int, preset: int, n: int, sr: int) -> np.ndarray:
-    "Play (time, MIDI key, velocity 0..1[, duration]) on one preset; drums (no duration) ring out."
-    synth, sfid = _soundfont(sr)
+def _render_soundfont(events: list[tuple[float, ...]], bank: int, preset: int, n: int, sr: int,
+                      font: str = "fluid") -> np.ndarray:
+    "Play (time, MIDI key, velocity 0..1[, duration]) on one preset of a SoundFont; drums (no duration) ring out."
+    synth, sfid = _soundfont(sr, font)
     with _SOUNDFONT_LOCK:  # one synthesizer per process: threads take turns
         synth.soundfonts[sfid].reset()  # forget the last beat's voices and channel state...
         synth.generate(sr // 10)  # ...and let their release die away: beats stay bit-identical
@@ -767,23 +886,67 @@ def _render_soundfont(events: list[tuple[float, ...]], bank: int, preset: int, n
     return out.reshape(-1, 2).mean(axis=1).astype(np.float64)
 
 
-def render_drums(hits: list[DrumHit], kit: str, n: int, sr: int, rng: np.random.Generator,
-                 style: str = "") -> np.ndarray:
-    "Drum hits as audio on `kit` ('synth', 'fluid:PRESET' or 'hydrogen:NAME')."
+def _one_shots(kit: str, sr: int, rng: np.random.Generator, style: str) -> Callable[[DrumHit], tuple[np.ndarray, float]]:
+    "(one-shot, level) of a hit on a synth or Hydrogen kit; synth voices fill a Hydrogen kit's gaps."
     source, _, preset = kit.partition(":")
-    if source == "fluid":
-        return _render_soundfont([(h.time, GM_DRUM_KEYS[h.voice], h.velocity) for h in hits], 128, int(preset), n, sr)
     synth = synth_kit(sr, rng, brushes=style == "jazz" and rng.random() < 0.5, boomy=style in ("trap", "drill"))
     sampled = hydrogen_kit(preset, sr) if source == "hydrogen" else {}
 
-    def pick(hit: DrumHit) -> np.ndarray:
+    def pick(hit: DrumHit) -> tuple[np.ndarray, float]:
         if hit.voice in sampled:
             layers = sampled[hit.voice]
             sample = next((s for top, s in layers if hit.velocity <= top), layers[-1][1])
-            return sample * hit.velocity ** 1.5 * 0.8 / (np.abs(sample).max() + 1e-9)
-        return synth[hit.voice][int(rng.integers(2))] * hit.velocity ** 1.5
+            return sample, hit.velocity ** 1.5 * 0.8 / (np.abs(sample).max() + 1e-9)
+        return synth[hit.voice][int(rng.integers(2))], hit.velocity ** 1.5
 
-    return _render_one_shots(hits, pick, n, sr)
+    return pick
+
+
+def _retuned(sample: np.ndarray, semitones: float, sr: int) -> np.ndarray:
+    "The one-shot played `semitones` higher and shorter (or lower and longer), as a sampler retunes it."
+    return soxr.resample(sample, sr * 2 ** (semitones / 12), sr) if semitones else sample
+
+
+@lru_cache(maxsize=256)
+def soundfont_has(kit: str, voice: str, sr: int = DEFAULT_SR) -> bool:
+    "Whether a SoundFont kit sounds `voice` at all (some sampled kits hold the drum set only, without percussion)."
+    font, _, preset = kit.partition(":")
+    hit = _render_soundfont([(0.0, GM_DRUM_KEYS[voice], 0.8)], 128, int(preset), sr // 2, sr, font)
+    return bool(np.abs(hit).max() > 0.01)
+
+
+def _source_of(kit: str, voice: str, sr: int) -> str:
+    "The kit that really plays `voice`: `kit`, or the synth for a voice a SoundFont kit lacks."
+    font = kit.partition(":")[0]
+    return "synth" if font in SOUNDFONTS and not soundfont_has(kit, voice, sr) else kit
+
+
+def render_drums(hits: list[DrumHit], kit: str, n: int, sr: int, rng: np.random.Generator,
+                 style: str = "", sounds: dict[str, VoiceSound] | None = None) -> np.ndarray:
+    "Drum hits as audio on `kit` ('synth', 'fluid:PRESET', 'hydrogen:NAME', ...), or voice by voice as `sounds` says."
+    sounds = sounds or {voice: VoiceSound(kit) for voice in GM_DRUM_KEYS}
+    source_of = {voice: _source_of(sound.kit, voice, sr) for voice, sound in sounds.items()}
+    out = np.zeros(n)
+    for source in dict.fromkeys(source_of[h.voice] for h in hits):  # kits in order of first use
+        group = [h for h in hits if source_of[h.voice] == source]
+        kind, _, preset = source.partition(":")
+        if kind in SOUNDFONTS:
+            events = [(h.time, GM_DRUM_KEYS[h.voice], min(1.0, h.velocity * 10 ** (sounds[h.voice].gain_db / 40)))
+                      for h in group]  # MIDI velocity sets level roughly as its square
+            out += _render_soundfont(events, 128, int(preset), n, sr, kind)
+            continue
+        pick, tuned = _one_shots(source, sr, rng, style), {}
+
+        def play(hit: DrumHit) -> np.ndarray:
+            sample, level = pick(hit)
+            sound = sounds[hit.voice]
+            key = (hit.voice, id(sample))
+            if key not in tuned:
+                tuned[key] = _retuned(sample, sound.semitones, sr)
+            return tuned[key] * level * 10 ** (sound.gain_db / 20)
+
+        out += _render_one_shots(group, play, n, sr)
+    return out
 
 # %% ../nbs/02_beats.ipynb #36848c1d
 ONE_SHOT_SECONDS = 4.5
@@ -937,7 +1100,7 @@ def _render_stems(plan: Plan, style: Style, drums: list[DrumHit], notes: list[No
                   wanted: set[str], rng: np.random.Generator) -> dict[str, np.ndarray]:
     stems: dict[str, np.ndarray] = {}
     if "drums" in wanted:
-        stems["drums"] = render_drums(drums, plan.kit, n, sr, rng, plan.style)
+        stems["drums"] = render_drums(drums, plan.kit, n, sr, rng, plan.style, plan.drum_sounds)
     for track in ("bass", "chords") if "no_drums" in wanted else ():
         track_notes = [nt for nt in notes if nt.track == track]
         program = plan.gm_bass if track == "bass" else plan.gm_chords
@@ -988,7 +1151,7 @@ def generate_beat(spec: BeatSpec, seed: int, parts: Sequence[str] = ("full",), s
                 int(np.ceil(seconds / bar_seconds)), plan.kit, seed, plan.swing, sr, audio)
 
 # %% ../nbs/02_beats.ipynb #c0ff08f5
-GENERATOR_VERSION = 2  # bump when a change to the generator changes its audio: it keys every cache
+GENERATOR_VERSION = 3  # bump when a change to the generator changes its audio: it keys every cache
 SPLITS: dict[str, tuple[int, tuple[str, ...]]] = {"train": (0, TRAIN_KITS), "held_out": (1_000_000, HELD_OUT_KITS)}
 
 
