@@ -26,8 +26,8 @@ from .audio import (DEFAULT_SR, LOUDNESS_STEP, Audio, AudioSource, audio_from_ar
 
 # %% auto #0
 __all__ = ['HOP', 'N_FFT', 'FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'LEVEL_LAGS', 'LEVEL_FEATURE_NAMES', 'MODELS_DIR',
-           'LEVEL_MODEL_ARRAYS', 'RELATIONS', 'STEPS_PER_BEAT', 'FINE_STEPS', 'PITCH_CLASSES', 'CHROMA_SR',
-           'CHROMA_FFT', 'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY',
+           'LEVEL_MODEL_ARRAYS', 'RELATIONS', 'REFINE_TOLERANCE', 'STEPS_PER_BEAT', 'FINE_STEPS', 'PITCH_CLASSES',
+           'CHROMA_SR', 'CHROMA_FFT', 'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY',
            'BASS_OVERTONE_DECAY', 'BASS_WEIGHT', 'KEY_TEMPERATURE', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES',
            'FEATURE_NAMES', 'Spectra', 'stft_magnitude', 'compute_spectra', 'band_novelty', 'autocorrelation',
            'beat_periods', 'tempo_salience', 'salience_peaks', 'onset_count', 'onset_rates', 'level_features',
@@ -262,11 +262,14 @@ def track_beats(onsets: np.ndarray, bpm: float) -> np.ndarray:
                                          tightness=200, trim=False)
     return np.asarray(beats, dtype=int)
 
+REFINE_TOLERANCE = 0.02  # the beats may move the tempo this far from the periodicity's reading, no further
+
 def refine_tempo(bpm: float, beats: np.ndarray) -> float:
-    "The median inter-beat tempo when it is within 4 % of `bpm`, else `bpm`."
+    "The tempo of a least-squares line through the beats when within `REFINE_TOLERANCE` of `bpm`, else `bpm`."
     if len(beats) < 4: return bpm
-    median = 60.0 * FPS / float(np.median(np.diff(beats)))
-    return median if abs(median / bpm - 1) < 0.04 else bpm
+    numbers = np.concatenate([[0], np.cumsum(np.maximum(1, np.round(np.diff(beats) * bpm / (60.0 * FPS))))])
+    fitted = 60.0 * FPS / float(np.polyfit(numbers, beats, 1)[0])  # frames per beat -> BPM
+    return fitted if abs(fitted / bpm - 1) < REFINE_TOLERANCE else bpm
 
 # %% ../nbs/01_features.ipynb #aaa90da9
 def beat_strengths(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
