@@ -362,10 +362,14 @@ PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"
 CHROMA_SR, CHROMA_FFT = 11_025, 4096
 
 def estimate_tuning(average: np.ndarray, freqs: np.ndarray) -> float:
-    "Deviation from A440 in semitones (−0.5..0.5), from the peaks of an average magnitude spectrum."
+    "Deviation from A440 in semitones (−0.5..0.5]: the circular mean of the spectral peaks', weighted by their height."
     peaks, _ = scipy.signal.find_peaks(average, height=average.max() * 0.05)
     peaks = peaks[(freqs[peaks] > 80) & (freqs[peaks] < 2000)]
-    return float(librosa.pitch_tuning(freqs[peaks], resolution=0.02)) if len(peaks) >= 3 else 0.0
+    if len(peaks) < 3: return 0.0
+    below, at, above = (np.log(average[peaks + step] + 1e-12) for step in (-1, 0, 1))
+    offset = np.clip(0.5 * (below - above) / np.minimum(below - 2 * at + above, -1e-12), -0.5, 0.5)  # bins
+    semitones = 12 * np.log2((freqs[peaks] + offset * (freqs[1] - freqs[0])) / 440.0)
+    return float(np.angle(np.sum(average[peaks] * np.exp(2j * np.pi * semitones))) / (2 * np.pi))
 
 def fold_to_chroma(magnitude: np.ndarray, freqs: np.ndarray, tuning: float, lo: float, hi: float) -> np.ndarray:
     "(12, frames) log-magnitude of the bins in [lo, hi) Hz summed per pitch class, off-pitch bins damped."
