@@ -26,18 +26,20 @@ from .audio import (DEFAULT_SR, LOUDNESS_STEP, Audio, AudioSource, audio_from_ar
 
 # %% auto #0
 __all__ = ['HOP', 'N_FFT', 'FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'LEVEL_LAGS', 'LEVEL_FEATURE_NAMES', 'MODELS_DIR',
-           'LEVEL_MODEL_ARRAYS', 'RELATIONS', 'STEPS_PER_BEAT', 'FINE_STEPS', 'PITCH_CLASSES', 'CHROMA_SR',
-           'CHROMA_FFT', 'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY',
-           'BASS_OVERTONE_DECAY', 'BASS_WEIGHT', 'KEY_TEMPERATURE', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES',
-           'FEATURE_NAMES', 'Spectra', 'stft_magnitude', 'compute_spectra', 'band_novelty', 'autocorrelation',
-           'beat_periods', 'tempo_salience', 'salience_peaks', 'onset_count', 'onset_rates', 'level_features',
-           'LevelModel', 'tempo_level_model', 'fit_level_model', 'TempoCandidate', 'relation_to', 'estimate_tempo',
-           'librosa_beat', 'track_beats', 'refine_tempo', 'beat_strengths', 'estimate_meter', 'downbeat_phase',
-           'step_frames', 'rhythm_grid', 'beat_profile', 'swing_ratio', 'metrical_levels', 'syncopation',
-           'estimate_tuning', 'fold_to_chroma', 'spectral_peaks', 'pitch_chroma', 'with_overtones', 'key_templates',
-           'key_scores', 'key_name', 'camelot', 'KeyEstimate', 'estimate_key', 'block_loudness', 'loudness_lufs',
-           'loudness_range', 'spectral_summary', 'energy_score', 'danceability_score', 'Analysis', 'Rhythm',
-           'rhythm_at', 'analyze_with_spectra', 'analyze', 'feature_vector']
+           'LEVEL_MODEL_ARRAYS', 'RELATIONS', 'REFINE_TOLERANCE', 'STEPS_PER_BEAT', 'FINE_STEPS', 'PITCH_CLASSES',
+           'CHROMA_SR', 'CHROMA_FFT', 'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY',
+           'BASS_OVERTONE_DECAY', 'BASS_WEIGHT', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'CHORD_FRAMES',
+           'CHORD_BASS_WEIGHT', 'CHORD_WEIGHT', 'OUT_OF_KEY', 'CHORD_FUNCTIONS', 'CHORD_TEMPLATES', 'ROOT_TEMPLATES',
+           'KEY_CHORDS', 'KEY_TEMPERATURE', 'FEATURE_NAMES', 'Spectra', 'stft_magnitude', 'compute_spectra',
+           'band_novelty', 'autocorrelation', 'beat_periods', 'tempo_salience', 'salience_peaks', 'onset_count',
+           'onset_rates', 'level_features', 'LevelModel', 'tempo_level_model', 'fit_level_model', 'TempoCandidate',
+           'relation_to', 'estimate_tempo', 'librosa_beat', 'track_beats', 'refine_tempo', 'beat_strengths',
+           'estimate_meter', 'downbeat_phase', 'step_frames', 'rhythm_grid', 'beat_profile', 'swing_ratio',
+           'metrical_levels', 'syncopation', 'estimate_tuning', 'fold_to_chroma', 'spectral_peaks', 'pitch_chroma',
+           'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'chord_templates',
+           'chord_shares', 'chord_functions', 'key_scores', 'KeyEstimate', 'estimate_key', 'block_loudness',
+           'loudness_lufs', 'loudness_range', 'spectral_summary', 'energy_score', 'danceability_score', 'Analysis',
+           'Rhythm', 'rhythm_at', 'analyze_with_spectra', 'analyze', 'feature_vector']
 
 # %% ../nbs/01_features.ipynb #31539a99
 HOP = 512
@@ -262,11 +264,14 @@ def track_beats(onsets: np.ndarray, bpm: float) -> np.ndarray:
                                          tightness=200, trim=False)
     return np.asarray(beats, dtype=int)
 
+REFINE_TOLERANCE = 0.02  # the beats may move the tempo this far from the periodicity's reading, no further
+
 def refine_tempo(bpm: float, beats: np.ndarray) -> float:
-    "The median inter-beat tempo when it is within 4 % of `bpm`, else `bpm`."
+    "The tempo of a least-squares line through the beats when within `REFINE_TOLERANCE` of `bpm`, else `bpm`."
     if len(beats) < 4: return bpm
-    median = 60.0 * FPS / float(np.median(np.diff(beats)))
-    return median if abs(median / bpm - 1) < 0.04 else bpm
+    numbers = np.concatenate([[0], np.cumsum(np.maximum(1, np.round(np.diff(beats) * bpm / (60.0 * FPS))))])
+    fitted = 60.0 * FPS / float(np.polyfit(numbers, beats, 1)[0])  # frames per beat -> BPM
+    return fitted if abs(fitted / bpm - 1) < REFINE_TOLERANCE else bpm
 
 # %% ../nbs/01_features.ipynb #aaa90da9
 def beat_strengths(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
@@ -357,10 +362,14 @@ PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"
 CHROMA_SR, CHROMA_FFT = 11_025, 4096
 
 def estimate_tuning(average: np.ndarray, freqs: np.ndarray) -> float:
-    "Deviation from A440 in semitones (−0.5..0.5), from the peaks of an average magnitude spectrum."
+    "Deviation from A440 in semitones (−0.5..0.5]: the circular mean of the spectral peaks', weighted by their height."
     peaks, _ = scipy.signal.find_peaks(average, height=average.max() * 0.05)
     peaks = peaks[(freqs[peaks] > 80) & (freqs[peaks] < 2000)]
-    return float(librosa.pitch_tuning(freqs[peaks], resolution=0.02)) if len(peaks) >= 3 else 0.0
+    if len(peaks) < 3: return 0.0
+    below, at, above = (np.log(average[peaks + step] + 1e-12) for step in (-1, 0, 1))
+    offset = np.clip(0.5 * (below - above) / np.minimum(below - 2 * at + above, -1e-12), -0.5, 0.5)  # bins
+    semitones = 12 * np.log2((freqs[peaks] + offset * (freqs[1] - freqs[0])) / 440.0)
+    return float(np.angle(np.sum(average[peaks] * np.exp(2j * np.pi * semitones))) / (2 * np.pi))
 
 def fold_to_chroma(magnitude: np.ndarray, freqs: np.ndarray, tuning: float, lo: float, hi: float) -> np.ndarray:
     "(12, frames) log-magnitude of the bins in [lo, hi) Hz summed per pitch class, off-pitch bins damped."
@@ -400,7 +409,6 @@ MINOR_PROFILE = np.array([0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214
 OVERTONE_SHIFTS = (0, 0, 7, 0, 4, 7)   # pitch class of harmonics 1-6, relative to the note
 TREBLE_OVERTONE_DECAY, BASS_OVERTONE_DECAY = 0.5, 0.6
 BASS_WEIGHT = 0.3
-KEY_TEMPERATURE = 0.08  # chosen so that mean confidence matches accuracy on the tuning sets (lowest log-loss)
 
 def with_overtones(profile: np.ndarray, decay: float) -> np.ndarray:
     "The chroma a profile's notes make once each brings its first six harmonics, the h-th weighted decay**(h-1)."
@@ -418,8 +426,8 @@ def key_templates(decay: float) -> np.ndarray:
 
 TREBLE_TEMPLATES, BASS_TEMPLATES = key_templates(TREBLE_OVERTONE_DECAY), key_templates(BASS_OVERTONE_DECAY)
 
-def key_scores(treble: np.ndarray, bass: np.ndarray) -> np.ndarray:
-    "Score of each key, index tonic + 12 × minor (0 = C major, 21 = A minor)."
+def profile_scores(treble: np.ndarray, bass: np.ndarray) -> np.ndarray:
+    "The note profile's score of each key, index tonic + 12 × minor (0 = C major, 21 = A minor)."
     return (TREBLE_TEMPLATES @ _standardised(treble.mean(axis=1))
             + BASS_WEIGHT * BASS_TEMPLATES @ _standardised(bass.mean(axis=1)))
 
@@ -431,7 +439,53 @@ def camelot(tonic: int, minor: bool) -> str:
     number = (7 * (tonic - (9 if minor else 0))) % 12 + 7
     return f"{number % 12 + 1}{'A' if minor else 'B'}"
 
+# %% ../nbs/01_features.ipynb #ea25a78f
+CHORD_FRAMES = 2          # one chord is named every 2 chroma frames (0.19 s)
+CHORD_BASS_WEIGHT = 0.5   # the bass's say in naming a chord: it mostly plays the root
+CHORD_WEIGHT = 0.3        # the chords' say in the key, beside the treble profile's 1 and the bass's BASS_WEIGHT
+OUT_OF_KEY = -0.3         # a chord outside the key counts against it
+CHORD_FUNCTIONS: dict[str, dict[tuple[int, bool], float]] = {  # (semitones above the tonic, minor chord) -> weight
+    "major": {(0, False): 1.0, (5, False): 0.8, (7, False): 0.8, (2, True): 0.5, (4, True): 0.5, (9, True): 0.5},
+    "minor": {(0, True): 1.0, (5, True): 0.8, (7, False): 0.8,
+              (3, False): 0.5, (7, True): 0.5, (8, False): 0.5, (10, False): 0.5}}
+
+def chord_templates() -> tuple[np.ndarray, np.ndarray]:
+    "(24, 12) standardised treble templates of the major (C..B) then minor triads, and (24, 12) of their roots."
+    triads = [np.isin(np.arange(12), (0, third, 7)).astype(float) for third in (4, 3)]
+    treble = [np.roll(with_overtones(t, TREBLE_OVERTONE_DECAY), root) for t in triads for root in range(12)]
+    roots = [np.roll(with_overtones(np.eye(12)[0], BASS_OVERTONE_DECAY), root) for _ in triads for root in range(12)]
+    return _standardised(np.array(treble)), _standardised(np.array(roots))
+
+CHORD_TEMPLATES, ROOT_TEMPLATES = chord_templates()
+
+def chord_shares(treble: np.ndarray, bass: np.ndarray) -> np.ndarray:
+    "(24,) share of the loudness held by each major (0-11) and minor (12-23) triad, one named every `CHORD_FRAMES`."
+    n = treble.shape[1] // CHORD_FRAMES
+    if n == 0: return np.zeros(24)
+    t, b = (x[:, :n * CHORD_FRAMES].reshape(12, n, CHORD_FRAMES).mean(axis=2) for x in (treble, bass))
+    named = np.argmax(CHORD_TEMPLATES @ _standardised(t.T).T + CHORD_BASS_WEIGHT * ROOT_TEMPLATES @ _standardised(b.T).T, axis=0)
+    loudness = t.sum(axis=0)
+    return np.bincount(named, weights=loudness, minlength=24) / max(float(loudness.sum()), 1e-12)
+
+def chord_functions() -> np.ndarray:
+    "(24 keys, 24 chords) weight of each chord in each key: `CHORD_FUNCTIONS`, `OUT_OF_KEY` for the others."
+    table = np.full((24, 24), OUT_OF_KEY)
+    for minor_key, functions in enumerate(CHORD_FUNCTIONS.values()):
+        for tonic in range(12):
+            for (degree, minor_chord), weight in functions.items():
+                table[tonic + 12 * minor_key, (tonic + degree) % 12 + 12 * minor_chord] = weight
+    return table
+
+KEY_CHORDS = chord_functions()
+
+def key_scores(treble: np.ndarray, bass: np.ndarray) -> np.ndarray:
+    "Score of each key (index tonic + 12 × minor): the note profile's, plus the chords' as a z-score over the keys."
+    chords = KEY_CHORDS @ chord_shares(treble, bass)
+    return profile_scores(treble, bass) + CHORD_WEIGHT * (chords - chords.mean()) / (chords.std() + 1e-12)
+
 # %% ../nbs/01_features.ipynb #36d5f31c
+KEY_TEMPERATURE = 0.14  # the softmax's: its mean confidence matches accuracy on the tuning sets (lowest log-loss)
+
 @dataclass
 class KeyEstimate:
     "Tonic (0 = C), mode, and how sure we are."

@@ -67,7 +67,7 @@ def tempo_fit(track_bpm: float, beat_bpm: float) -> TempoFit:
     return TempoFit(reading, round(track_bpm * reading, 2), stretch, fit)
 
 # %% ../nbs/04_recommend.ipynb #e50fe89d
-KEY_FITS: dict[str, float] = {"same key": 1.0, "relative key": 0.8, "fifth up": 0.7, "fifth down": 0.7}
+KEY_FITS: dict[str, float] = {"same key": 1.0, "relative key": 0.8, "fifth up": 0.5, "fifth down": 0.5}
 TRANSPOSED_FIT = 0.15     # a clashing beat, made compatible by transposing it one semitone...
 PER_SEMITONE = 0.02       # ...less this for every further semitone
 

@@ -1,6 +1,6 @@
 """How well `beat_selection.recommend` finds beats that fit, printed as a markdown report for bench/RESULTS.md.
 
-    python bench/recommend.py [--per-style 6] [--start 10] [--seconds 20] [--workers 2]
+    python bench/recommend.py [--per-style 6] [--start 10] [--seconds 20] [--workers 2] [--diagnose]
 
 The catalogue is the default one (`default_catalogue()`, generated on the training kits) plus the full mixes
 of `--per-style` beats per style from the held-out split (kits and seeds the style model never saw), from
@@ -19,6 +19,10 @@ perturbation):
   the Camelot wheel) are both compatible (target >= 95 %);
 - how often the original beat is the top-1 match (target >= 80 %), and in the top 5.
 
+`--diagnose` adds where the misses come from: how the query's key and tempo were read against the truth,
+why each incompatible top-5 match was let in, and the figures again with the true tempo, key or both given to
+the recommender in place of the analysis' (what a perfect analysis of the query would reach).
+
 The baseline, run on the same queries and catalogue: plain librosa (`beat_track` tempo, `chroma_cqt` with
 Krumhansl profiles for the key) ranking beats by tempo fit × key fit, the usual "same BPM, same key" search.
 """
@@ -30,6 +34,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
     os.environ.setdefault(var, "1")
 
 import argparse
+import dataclasses
 import platform
 import shlex
 import sys
@@ -44,8 +49,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from beat_selection.beats import HELD_OUT_KITS, dataset_items, generate_beat, parallel_map, parse_key
 from beat_selection.catalogue import default_catalogue, new_record
+from beat_selection.features import key_name
 from beat_selection.model import describe
-from beat_selection.recommend import CatalogueIndex, Query, key_fit, recommend, tempo_fit
+from beat_selection.recommend import CatalogueIndex, Query, key_fit, key_relation, recommend, tempo_fit
 
 QUERY_KINDS = ("no_drums", "no_drums, tempo ±2-4 %", "no_drums, detuned")
 TOP = 5
@@ -99,14 +105,14 @@ def baseline_ranking(index: CatalogueIndex, bpm: float, key: str) -> list[int]:
     return list(np.argsort(-np.array(fits), kind="stable")[:TOP])
 
 
-def evaluate(described: list[dict], index: CatalogueIndex) -> dict:
+def evaluate(described: list[dict], index: CatalogueIndex, baseline: bool = True) -> dict:
     rows = defaultdict(lambda: defaultdict(list))
     for item in described:
         original = item["record"].id
         for q in item["queries"]:
             ours = [m.beat for m in recommend(q["query"], index, top_k=TOP).matches]
-            theirs = [index.records[i] for i in baseline_ranking(index, *q["baseline"])]
-            for method, top in (("ours", ours), ("librosa", theirs)):
+            theirs = [index.records[i] for i in baseline_ranking(index, *q["baseline"])] if baseline else None
+            for method, top in (("ours", ours), ("librosa", theirs))[:2 if baseline else 1]:
                 r = rows[method]
                 r[q["kind"]].append((np.mean([compatible(b, q["bpm"], q["tonic"], q["minor"]) for b in top]),
                                      top[0].id == original, original in {b.id for b in top}))
@@ -115,6 +121,57 @@ def evaluate(described: list[dict], index: CatalogueIndex) -> dict:
 
 def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
+
+
+def relation(truth: tuple[int, bool], key: tuple[int, bool]) -> str:
+    "How a key relates to the true one: a Camelot neighbour's name, else the interval and mode."
+    name, up = key_relation(truth, key), (key[0] - truth[0]) % 12
+    if name != "clash":
+        return name
+    mode = "minor" if key[1] else "major"
+    return f"parallel {mode}" if up == 0 else f"{up} semitone{'s' if up > 1 else ''} up, {mode}"
+
+
+def with_truth(query: Query, bpm: float | None = None, key: tuple[int, bool] | None = None) -> Query:
+    "The query with the true tempo and/or key in place of the analysis' (a certain key, no runner-up)."
+    changes = {} if bpm is None else {"tempo": bpm}
+    if key is not None:
+        changes.update(key=key[0], mode=0 if key[1] else 1, key_name=key_name(*key), key_confidence=1.0,
+                       key_runner_up=key_name(*key))
+    return Query(dataclasses.replace(query.analysis, **changes), query.prediction)
+
+
+def diagnosis(described: list[dict], index: CatalogueIndex) -> str:
+    "Where the misses come from: the query's analysis against the truth, and what a perfect analysis would give."
+    readings, causes, n_matches = defaultdict(lambda: defaultdict(int)), defaultdict(int), 0
+    for item in described:
+        for q in item["queries"]:
+            truth, a = (q["tonic"], q["minor"]), q["query"].analysis
+            fit = tempo_fit(q["bpm"], a.tempo)
+            readings[q["kind"]]["key: " + relation(truth, q["query"].key)] += 1
+            readings[q["kind"]]["tempo: " + ("compatible reading" if fit.compatible else "incompatible reading")] += 1
+            readings[q["kind"]]["tempo: within 1 % (same reading)"] += fit.reading == 1.0 and abs(fit.stretch) <= 0.01
+            for m in recommend(q["query"], index, top_k=TOP).matches:
+                n_matches += 1
+                beat = (m.beat.tonic, m.beat.mode == "minor")
+                if not tempo_fit(q["bpm"], m.beat.bpm).compatible:
+                    causes["tempo, the query's reading " + ("incompatible" if not fit.compatible else "compatible")] += 1
+                elif not key_fit(truth, beat).compatible:
+                    causes[f"key: query read as {relation(truth, q['query'].key)}, beat {relation(q['query'].key, beat)} of that"] += 1
+    lines = ["### Diagnosis", "", "How the queries were read (count of queries):", "",
+             "| query | reading | queries |", "|---|---|---|"]
+    lines += [f"| {kind} | {what} | {n} |" for kind in QUERY_KINDS for what, n in sorted(readings[kind].items())]
+    lines += ["", f"Why incompatible matches made the top five ({n_matches} matches):", "", "| cause | matches | share |", "|---|---|---|"]
+    lines += [f"| {cause} | {n} | {pct(n / n_matches)} |" for cause, n in sorted(causes.items(), key=lambda kv: -kv[1])]
+    lines += ["", "With the truth in place of the analysis:", "", "| given | top-5 compatible | original top-1 |", "|---|---|---|"]
+    for given, change in (("nothing (as measured)", lambda q: {}), ("true tempo", lambda q: {"bpm": q["bpm"]}),
+                          ("true key", lambda q: {"key": (q["tonic"], q["minor"])}),
+                          ("both", lambda q: {"bpm": q["bpm"], "key": (q["tonic"], q["minor"])})):
+        swapped = [dict(item, queries=[dict(q, query=with_truth(q["query"], **change(q))) for q in item["queries"]])
+                   for item in described]
+        ours = np.array([v for vs in evaluate(swapped, index, baseline=False)["ours"].values() for v in vs], dtype=float)
+        lines.append(f"| {given} | {pct(ours[:, 0].mean())} | {pct(ours[:, 1].mean())} |")
+    return "\n".join(lines)
 
 
 def report(rows: dict, n_beats: int, n_catalogue: int, seconds: float, elapsed: float) -> str:
@@ -140,6 +197,7 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=10, help="first held-out beat (0-3 were used to tune)")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--diagnose", action="store_true", help="also say where the misses come from")
     args = parser.parse_args()
     started = time.time()
     catalogue = default_catalogue(workers=args.workers)
@@ -148,6 +206,8 @@ def main() -> None:
     index = CatalogueIndex.from_records(catalogue.list(limit=len(catalogue)) + [d["record"] for d in described])
     rows = evaluate(described, index)
     print(report(rows, len(described), len(index), args.seconds, time.time() - started))
+    if args.diagnose:
+        print("\n" + diagnosis(described, index))
 
 
 if __name__ == "__main__":
