@@ -1183,8 +1183,12 @@ def cache_dir() -> Path:
 
 def build_dataset(featurize: Featurize, split: str = "train", per_style: int = 40, seconds: float = 20.0,
                   parts: Sequence[str] = PARTS, workers: int = 2, cache: Path | None = None,
-                  progress: bool = True, start: int = 0) -> dict[str, np.ndarray]:
-    "Generate, featurize and cache beats `start`.. `start + per_style` of each style of a split."
+                  progress: bool = True, start: int = 0, chunk: int = 80) -> dict[str, np.ndarray]:
+    "Generate, featurize and cache beats `start`..`start + per_style` of each style of a split, `chunk` at a time."
+    if per_style > chunk:  # an interrupted build resumes, and a larger set reuses a smaller one's chunks
+        pieces = [build_dataset(featurize, split, min(chunk, per_style - offset), seconds, parts, workers, cache,
+                                progress, start + offset, chunk) for offset in range(0, per_style, chunk)]
+        return {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
     version = getattr(featurize, "version", "1")
     key = json.dumps([featurize.__module__, featurize.__qualname__, version, GENERATOR_VERSION, split, per_style,
                       seconds, list(parts), sound_sources()] + ([start] if start else []))
@@ -1203,7 +1207,7 @@ def build_dataset(featurize: Featurize, split: str = "train", per_style: int = 4
 
 
 def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress: bool = True,
-                 desc: str = "", initializer: Callable[[], None] | None = None) -> Iterator:
+                 desc: str = "", initializer: Callable[[], None] | None = None, chunksize: int = 2) -> Iterator:
     "`map` in order, in `workers` spawned processes when more than one (each first runs `initializer`), with a progress bar."
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
@@ -1215,7 +1219,7 @@ def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress:
             # a pool whose worker dies raises BrokenProcessPool here instead of waiting forever
             pool = stack.enter_context(ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn"),
                                                            initializer=initializer))
-            results = pool.map(function, jobs, chunksize=2)
+            results = pool.map(function, jobs, chunksize=chunksize)
         else:
             results = map(function, jobs)
         for result in results:
