@@ -104,7 +104,7 @@ def new_record(id: str, name: str | None, analysis: Analysis, prediction: StyleP
 
 # %% ../nbs/03a_catalogue.ipynb #b2c24d04
 SCHEMA_VERSION = 1
-EMBEDDING_DIM = 32  # the style model's embedding size; only used to shape an empty catalogue's matrix
+EMBEDDING_DIM = 160  # the style model's embedding size (five networks x 32); shapes an empty catalogue's matrix
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS beats (

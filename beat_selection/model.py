@@ -127,6 +127,7 @@ class StyleModel:
         options.intra_op_num_threads = options.inter_op_num_threads = 1  # the API parallelises over requests
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.styles: tuple[str, ...] = tuple(json.loads(self.session.get_modelmeta().custom_metadata_map["styles"]))
+        self.embedding_size: int = self.session.get_outputs()[1].shape[1]
 
     def predict_batch(self, features: np.ndarray, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         "(probabilities (n, styles), embeddings (n, d)) for stacked inputs."

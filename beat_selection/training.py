@@ -19,20 +19,21 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .beats import PARTS, SPLITS, STYLE_IDS, build_dataset
+from .beats import PARTS, SPLITS, STYLE_IDS, build_dataset, parallel_map
 from .model import (PATCH_BANDS, PATCH_STEPS, STYLE_CARD_PATH, STYLE_MODEL_PATH, StyleModel, model_version,
                                   style_inputs)
 
 
 class WrappedConv(nn.Module):
-    "3x3 convolution, zero-padded along bands and wrapped around the bar along steps."
+    "3x3 convolution over taps `dilation` steps apart, zero-padded along bands and wrapped around the bar along steps."
 
-    def __init__(self, channels_in: int, channels_out: int) -> None:
+    def __init__(self, channels_in: int, channels_out: int, dilation: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(channels_in, channels_out, 3, padding=(1, 0))
+        self.wrap = dilation
+        self.conv = nn.Conv2d(channels_in, channels_out, 3, padding=(1, 0), dilation=(1, dilation))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(torch.cat([x[..., -1:], x, x[..., :1]], dim=-1))
+        return self.conv(torch.cat([x[..., -self.wrap:], x, x[..., :self.wrap]], dim=-1))
 
 
 class StyleNet(nn.Module):
@@ -44,10 +45,10 @@ class StyleNet(nn.Module):
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
         self.features = nn.Sequential(nn.Linear(n_features, 64), nn.ReLU())
-        self.patch = nn.Sequential(
-            WrappedConv(1, width), nn.ReLU(), nn.MaxPool2d((2, 1)),
-            WrappedConv(width, width), nn.ReLU(), nn.MaxPool2d((2, 1)),
-            WrappedConv(width, width), nn.ReLU(), nn.MaxPool2d((2, 1)))
+        self.patch = nn.Sequential(  # taps 1, 2 and 4 steps apart: together they see 15 of the 16 steps
+            WrappedConv(1, width, 1), nn.ReLU(), nn.MaxPool2d((2, 1)),
+            WrappedConv(width, width, 2), nn.ReLU(), nn.MaxPool2d((2, 1)),
+            WrappedConv(width, width, 4), nn.ReLU(), nn.MaxPool2d((2, 1)))
         self.patch_out = nn.Linear(width * (PATCH_BANDS // 8) * 2, 64)
         self.dropout = nn.Dropout(0.3)
         self.embed = nn.Linear(128, embedding)
@@ -60,19 +61,36 @@ class StyleNet(nn.Module):
         z = self.embed(self.dropout(torch.cat([f, F.relu(self.patch_out(pooled))], dim=1)))
         return self.classify(F.relu(z)), F.normalize(z, dim=1)
 
+    @property
+    def n_features(self) -> int:
+        return self.mean.shape[0]
+
     def forward(self, features: torch.Tensor, patch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits, embedding = self.logits_and_embedding(features, patch)
         return F.softmax(logits, dim=1), embedding
 
 # %% auto #0
-__all__ = ['WrappedConv', 'StyleNet', 'validation_rows', 'train_style_net', 'style_metrics', 'export_onnx', 'torch_predict',
-           'train_and_ship']
+__all__ = ['TIMBRE_FEATURES', 'WrappedConv', 'StyleNet', 'hide_timbre', 'validation_rows', 'train_style_net', 'StyleEnsemble',
+           'style_metrics', 'export_onnx', 'torch_predict', 'train_and_ship']
 
 # %% ../nbs/03b_training.ipynb #4bed1456
 def _tensors(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     labels = np.array([STYLE_IDS.index(s) for s in data["style"][rows]])
     return (torch.from_numpy(data["features"][rows]), torch.from_numpy(data["patch"][rows]),
             torch.from_numpy(labels))
+
+
+TIMBRE_FEATURES = ("centroid_log2", "rolloff_log2", "flatness", "low_ratio", "mid_ratio", "high_ratio")
+
+
+def hide_timbre(features: torch.Tensor, mean: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    "`features` with the spectral summary set to the training mean in a random `share` of the rows."
+    from beat_selection.features import FEATURE_NAMES
+    columns = [FEATURE_NAMES.index(name) for name in TIMBRE_FEATURES]
+    hidden = torch.rand(len(features), 1, generator=generator) < share
+    features = features.clone()
+    features[:, columns] = torch.where(hidden, mean[columns], features[:, columns])
+    return features
 
 
 def validation_rows(data: dict[str, np.ndarray], share: float = 0.1) -> np.ndarray:
@@ -82,7 +100,7 @@ def validation_rows(data: dict[str, np.ndarray], share: float = 0.1) -> np.ndarr
 
 
 def train_style_net(data: dict[str, np.ndarray], epochs: int = 40, seed: int = 0, batch: int = 64,
-                    lr: float = 3e-3, progress: bool = True) -> tuple[StyleNet, list[dict]]:
+                    lr: float = 3e-3, hide_share: float = 0.5, progress: bool = True) -> tuple[StyleNet, list[dict]]:
     "Train on `data` (from `build_dataset`); returns the best-validation network and the learning curves."
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -100,7 +118,8 @@ def train_style_net(data: dict[str, np.ndarray], epochs: int = 40, seed: int = 0
         order, losses = torch.randperm(len(train[2]), generator=generator), []
         for start in range(0, len(order), batch):
             rows = order[start:start + batch]
-            logits, _ = net.logits_and_embedding(train[0][rows], train[1][rows])
+            features = hide_timbre(train[0][rows], net.mean, hide_share, generator)
+            logits, _ = net.logits_and_embedding(features, train[1][rows])
             loss = F.cross_entropy(logits, train[2][rows], label_smoothing=0.05)
             optimiser.zero_grad(); loss.backward(); optimiser.step(); schedule.step()
             losses.append(loss.item())
@@ -115,6 +134,24 @@ def train_style_net(data: dict[str, np.ndarray], epochs: int = 40, seed: int = 0
             best = (val_accuracy, {k: v.clone() for k, v in net.state_dict().items()})
     net.load_state_dict(best[1])
     return net.eval(), history
+
+# %% ../nbs/03b_training.ipynb #2f44cf70
+class StyleEnsemble(nn.Module):
+    "Several `StyleNet`s: probabilities averaged, unit embeddings side by side (scaled to unit length)."
+
+    def __init__(self, members: Sequence[StyleNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    @property
+    def n_features(self) -> int:
+        return self.members[0].n_features
+
+    def forward(self, features: torch.Tensor, patch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs = [member(features, patch) for member in self.members]
+        probabilities = torch.stack([p for p, _ in outputs]).mean(dim=0)
+        embedding = torch.cat([e for _, e in outputs], dim=1) / len(outputs) ** 0.5
+        return probabilities, embedding
 
 # %% ../nbs/03b_training.ipynb #40e22aa2
 def style_metrics(probabilities: np.ndarray, styles: np.ndarray, parts: np.ndarray) -> dict:
@@ -136,11 +173,11 @@ def style_metrics(probabilities: np.ndarray, styles: np.ndarray, parts: np.ndarr
         confusion=confusion.tolist())
 
 # %% ../nbs/03b_training.ipynb #1bf70ec8
-def export_onnx(net: StyleNet, path: Path | str) -> Path:
+def export_onnx(net: StyleNet | StyleEnsemble, path: Path | str) -> Path:
     "Write `net` as an ONNX model with dynamic batch size and the style ids in its metadata."
     path = Path(path)
     net.eval()
-    example = (torch.zeros(1, net.mean.shape[0]), torch.zeros(1, PATCH_BANDS, PATCH_STEPS))
+    example = (torch.zeros(1, net.n_features), torch.zeros(1, PATCH_BANDS, PATCH_STEPS))
     torch.onnx.export(net, example, str(path), input_names=["features", "patch"],
                       output_names=["probabilities", "embedding"], opset_version=17, dynamo=False,
                       dynamic_axes={name: {0: "batch"} for name in ("features", "patch", "probabilities", "embedding")})
@@ -151,37 +188,52 @@ def export_onnx(net: StyleNet, path: Path | str) -> Path:
     return path
 
 
-def torch_predict(net: StyleNet, features: np.ndarray, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def torch_predict(net: StyleNet | StyleEnsemble, features: np.ndarray, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "The PyTorch network's (probabilities, embeddings), for comparison with ONNX Runtime."
     with torch.no_grad():
         probabilities, embeddings = net.eval()(torch.from_numpy(features), torch.from_numpy(patches))
     return probabilities.numpy(), embeddings.numpy()
 
 # %% ../nbs/03b_training.ipynb #80504537
-def _card(net: StyleNet, history: list[dict], held_out: dict, train: dict, settings: dict, seconds_taken: float) -> dict:
+def _card(net: StyleEnsemble, histories: list[list[dict]], held_out: dict, train: dict, settings: dict,
+          seconds_taken: float) -> dict:
     from beat_selection.beats import HELD_OUT_KITS, TRAIN_KITS, sound_sources
     return dict(
-        name="style_model", task="style of a beat: probabilities over 14 styles and a 32-d embedding",
+        name="style_model",
+        task=f"style of a beat: probabilities over 14 styles and a {32 * len(net.members)}-d embedding",
         styles=list(STYLE_IDS), inputs=dict(features="beat_selection.features.feature_vector (78)",
                                             patch=f"bar patch {PATCH_BANDS} mel bands x {PATCH_STEPS} steps"),
-        architecture=f"StyleNet, {sum(p.numel() for p in net.parameters())} weights",
+        architecture=f"StyleEnsemble of {len(net.members)} StyleNets (seeds {settings['seed']}..{settings['seed'] + len(net.members) - 1}), "
+                     f"{sum(p.numel() for p in net.parameters())} weights",
         data=dict(generator="beat_selection.beats.generate_beat", train_kits=list(TRAIN_KITS),
                   held_out_kits=list(HELD_OUT_KITS), train_seeds=f"{SPLITS['train'][0]}+",
                   held_out_seeds=f"{SPLITS['held_out'][0]}+", parts=list(PARTS),
                   kits_used=dict(train=sorted(set(train["kit"].tolist())), held_out=sorted(set(held_out["kit"].tolist()))),
                   sound_sources=sound_sources() or "synth only", train_renders=int(len(train["style"])),
                   held_out_renders=int(len(held_out["style"])), **settings),
-        training=dict(history=history, seconds=round(seconds_taken)),
+        training=dict(histories=histories, seconds=round(seconds_taken)),
         metrics=dict(held_out=held_out["metrics"]))
 
 
-def train_and_ship(per_style: int = 80, held_out_per_style: int = 25, seconds: float = 15.0, epochs: int = 60,
-                   seed: int = 0, workers: int = 2, out_dir: Path | str | None = None, progress: bool = True) -> dict:
+def _train_member(job: tuple[dict[str, np.ndarray], int, int]) -> tuple[StyleNet, list[dict]]:
+    "One network of the ensemble, trained on one core (members train side by side)."
+    data, epochs, seed = job
+    torch.set_num_threads(1)
+    return train_style_net(data, epochs=epochs, seed=seed, progress=False)
+
+
+def train_and_ship(per_style: int = 640, held_out_per_style: int = 40, seconds: float = 15.0, epochs: int = 60,
+                   seed: int = 0, workers: int = 2, out_dir: Path | str | None = None, progress: bool = True,
+                   members: int = 5) -> dict:
     "Build the datasets, train, export to ONNX, measure the export on the held-out split, write the card."
+    if members < 1:
+        raise ValueError(f"members must be at least 1, not {members}")
     started = time.time()
     train = build_dataset(style_inputs, "train", per_style, seconds, workers=workers, progress=progress)
     held_out = build_dataset(style_inputs, "held_out", held_out_per_style, seconds, workers=workers, progress=progress)
-    net, history = train_style_net(train, epochs=epochs, seed=seed, progress=progress)
+    jobs = [(train, epochs, seed + k) for k in range(members)]
+    trained = list(parallel_map(_train_member, jobs, workers, progress, desc="networks", chunksize=1))
+    net, histories = StyleEnsemble([member for member, _ in trained]), [history for _, history in trained]
     out_dir = Path(out_dir) if out_dir else STYLE_MODEL_PATH.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as staging:  # the shipped files change only when all is written
@@ -189,8 +241,8 @@ def train_and_ship(per_style: int = 80, held_out_per_style: int = 25, seconds: f
         probabilities, _ = StyleModel(onnx_path).predict_batch(held_out["features"], held_out["patch"])
         held_out["metrics"] = style_metrics(probabilities, held_out["style"], held_out["part"])
         settings = dict(per_style=per_style, held_out_per_style=held_out_per_style, seconds=seconds, epochs=epochs,
-                        seed=seed)
-        card = _card(net, history, held_out, train, settings, time.time() - started)
+                        seed=seed, members=members)
+        card = _card(net, histories, held_out, train, settings, time.time() - started)
         card["model_version"] = model_version(onnx_path)
         (Path(staging) / STYLE_CARD_PATH.name).write_text(json.dumps(card, indent=1) + "\n")
         for name in (STYLE_MODEL_PATH.name, STYLE_CARD_PATH.name):

@@ -345,5 +345,5 @@ def test_add_file_with_the_real_model(tmp_path):
     catalogue = Catalogue(tmp_path)
     record = catalogue.add_file(SAMPLE, name="sample")
     assert record.style in STYLE_IDS and record.source == "user"
-    assert record.embedding.shape == (32,) and abs(float(np.linalg.norm(record.embedding)) - 1) < 1e-4
+    assert record.embedding.shape == (EMBEDDING_DIM,) and abs(float(np.linalg.norm(record.embedding)) - 1) < 1e-4
     assert catalogue.get(record.id).name == "sample" and catalogue.audio_path(record.id).is_file()
