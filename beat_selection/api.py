@@ -45,6 +45,7 @@ from .audio import AudioError, AudioLimits, load_audio
 from .beats import STYLE_IDS, STYLE_NAMES
 from .catalogue import (
     AUDIO_FORMATS, BeatRecord, Catalogue, ReadOnlyCatalogueError, catalogue_dir, default_catalogue, encode_audio, new_record)
+from .model import style_model
 from .recommend import Query, index_of, recommend
 
 # %% auto #0
@@ -387,6 +388,8 @@ class Service:
         self.status = "loading the catalogue and warming the workers"
         # a worker that cannot start must fail the start, not hang it
         await asyncio.wait_for(asyncio.gather(self.pool.warm(), asyncio.to_thread(index_of, catalogue)), s.analysis_timeout)
+        # a catalogue described by another style model fails the start, not every request
+        index_of(catalogue).require_embedding_size(style_model().embedding_size)
         self.catalogue = catalogue
         self.metrics.catalogue.set(len(catalogue))
         self.status = "ready"

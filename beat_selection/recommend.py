@@ -23,9 +23,9 @@ from .model import StylePrediction, describe
 __all__ = ['TEMPO_READINGS', 'TEMPO_TOLERANCE', 'TEMPO_FREE', 'TEMPO_SPREAD', 'OTHER_READING', 'KEY_FITS', 'TRANSPOSED_FIT',
            'PER_SEMITONE', 'FEEL_WEIGHTS', 'NEUTRAL', 'TempoFit', 'tempo_fits', 'tempo_fit', 'KeyFit',
            'camelot_position', 'key_relation', 'key_fit', 'plot_camelot_wheel', 'unit_rows', 'grid_vector',
-           'CatalogueIndex', 'index_of', 'Query', 'runner_up_key', 'centred', 'rotate_chroma', 'component_scores',
-           'feel', 'total_score', 'tempo_reason', 'key_reason', 'energy_reason', 'groove_reason', 'Match',
-           'Recommendation', 'explain', 'recommend', 'plot_why']
+           'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query', 'runner_up_key', 'centred',
+           'rotate_chroma', 'component_scores', 'feel', 'total_score', 'tempo_reason', 'key_reason', 'energy_reason',
+           'groove_reason', 'Match', 'Recommendation', 'explain', 'recommend', 'plot_why']
 
 # %% ../nbs/04_recommend.ipynb #228139f2
 TEMPO_READINGS: dict[float, str] = {1.0: "same tempo", 2.0: "double time", 0.5: "half time"}
@@ -153,6 +153,10 @@ def grid_vector(grid: dict[str, list[float]]) -> np.ndarray:
     return unit_rows(np.concatenate([np.asarray(steps, dtype=float) for steps in grid.values()]))
 
 # %% ../nbs/04_recommend.ipynb #cf1ee1fd
+class IncompatibleCatalogueError(ValueError):
+    "The catalogue's embeddings come from another style model than the one describing the track."
+
+
 @dataclass
 class CatalogueIndex:
     "The catalogue's beats as arrays, ready to score."
@@ -169,6 +173,10 @@ class CatalogueIndex:
 
     @classmethod
     def from_records(cls, records: list[BeatRecord], revision: int = -1) -> "CatalogueIndex":
+        if len(sizes := {len(r.embedding) for r in records}) > 1:
+            raise IncompatibleCatalogueError(
+                f"the catalogue mixes embeddings of {' and '.join(map(str, sorted(sizes)))} numbers: its beats were "
+                "described by different style models; rebuild it (`beat-select catalogue build`) in a new folder")
         column = lambda f, dtype=float: np.array([f(r) for r in records], dtype=dtype)
         return cls(records, column(lambda r: r.bpm), column(lambda r: r.tonic, int),
                    column(lambda r: r.mode == "minor", bool), column(lambda r: r.energy),
@@ -184,6 +192,13 @@ class CatalogueIndex:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def require_embedding_size(self, size: int) -> None:
+        "Refuse to compare the beats' embeddings with those of a style model of another `size`."
+        if len(self) and self.embedding.shape[1] != size:
+            raise IncompatibleCatalogueError(
+                f"the catalogue's beats were described by another style model (embeddings of {self.embedding.shape[1]} "
+                f"numbers, this one's have {size}): rebuild it (`beat-select catalogue build`) in a new folder")
 
 
 _INDEXES: dict[str, CatalogueIndex] = {}
@@ -238,6 +253,7 @@ def rotate_chroma(chroma: np.ndarray, semitones: np.ndarray) -> np.ndarray:
 
 def component_scores(query: Query, index: CatalogueIndex) -> tuple[dict[str, np.ndarray], list[TempoFit], list[KeyFit]]:
     "Every part of the score (0..1) for every beat, with the tempo and key decisions behind two of them."
+    index.require_embedding_size(len(query.prediction.embedding))
     a = query.analysis
     reading, stretch, tempo = tempo_fits(a.tempo, index.bpm)
     tempos = [TempoFit(float(r), round(a.tempo * float(r), 2), float(s), float(f)) for r, s, f in zip(reading, stretch, tempo)]

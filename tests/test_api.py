@@ -322,3 +322,20 @@ def test_no_server_error_anywhere_in_the_schema(api_server, tmp_path):
                           "--request-timeout", "30", "--header", f"X-API-Key: {API_KEY}", "--no-color"],
                          capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache stays out of the repo
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+
+
+def test_a_catalogue_from_another_style_model_fails_the_start(small_catalogue, tmp_path):
+    "Embeddings of another size (an older model's) stop the start with a reason, rather than fail every request."
+    import sqlite3
+    from fastapi.testclient import TestClient
+    from beat_selection.api import Settings, create_app
+    root = tmp_path / "older"
+    shutil.copytree(small_catalogue, root)
+    with sqlite3.connect(root / "catalogue.sqlite") as db:
+        db.execute("UPDATE beats SET embedding = substr(embedding, 1, 128)")  # 32 float32 numbers
+    app = create_app(Settings(catalogue=root, workers=1))
+    with TestClient(app) as c:
+        deadline = time.monotonic() + 60
+        while (status := c.get("/ready").json()["error"]["message"]) and "failed" not in status and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert "start-up failed (IncompatibleCatalogueError)" in status, status
