@@ -622,6 +622,8 @@ def analyze_with_spectra(audio: Union[Audio, np.ndarray, AudioSource]) -> tuple[
     candidates = estimate_tempo(bands, salience)
     rhythm = rhythm_at(bands, onsets, candidates[0].bpm)
     bpm = refine_tempo(candidates[0].bpm, rhythm.beats)
+    # the other readings are metrical relatives of the best one, so they move with it: "best" is the tempo
+    candidates = [TempoCandidate(round(c.bpm * bpm / candidates[0].bpm, 2), c.relation, c.probability) for c in candidates]
     treble, bass, tuning = pitch_chroma(y)
     key = estimate_key(treble, bass)
     energy = audio.loudness_steps if audio.loudness_steps is not None else loudness_steps(y, audio.sr)
