@@ -218,8 +218,12 @@ def _card(net: StyleEnsemble, histories: list[list[dict]], held_out: dict, train
 def _train_member(job: tuple[dict[str, np.ndarray], int, int]) -> tuple[StyleNet, list[dict]]:
     "One network of the ensemble, trained on one core (members train side by side)."
     data, epochs, seed = job
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    return train_style_net(data, epochs=epochs, seed=seed, progress=False)
+    try:
+        return train_style_net(data, epochs=epochs, seed=seed, progress=False)
+    finally:  # with one worker this runs in the caller's process, which keeps its threads
+        torch.set_num_threads(threads)
 
 
 def train_and_ship(per_style: int = 640, held_out_per_style: int = 40, seconds: float = 15.0, epochs: int = 60,
