@@ -45,7 +45,6 @@ from .audio import AudioError, AudioLimits, load_audio
 from .beats import STYLE_IDS, STYLE_NAMES
 from .catalogue import (
     AUDIO_FORMATS, BeatRecord, Catalogue, ReadOnlyCatalogueError, catalogue_dir, default_catalogue, encode_audio, new_record)
-from .model import style_model
 from .recommend import Query, index_of, recommend
 
 # %% auto #0
@@ -53,10 +52,10 @@ __all__ = ['STATUS_CODES', 'MULTIPART_SLACK', 'log', 'ONE_THREAD', 'UPLOAD_ROUTE
            'MISSING_FILE', 'FILE_SCHEMA', 'StyleId', 'DEMO_PAGE', 'app', 'Settings', 'ApiError', 'ErrorBody',
            'ErrorResponse', 'error_response', 'validation_message', 'install_error_handlers', 'BodyLimit', 'send_error',
            'JsonLogFormatter', 'configure_logging', 'Metrics', 'route_of', 'RequestContext', 'warm_up',
-           'describe_upload', 'describe_new_beat', 'AnalysisPool', 'Service', 'RefuseWhenBusy', 'MultipartUpload',
-           'Upload', 'validated_form', 'received', 'upload_body', 'StyleProbability', 'BeatSummary', 'MatchOut',
-           'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage', 'beat_out', 'RecommendForm', 'NewBeatForm',
-           'service_of', 'check_api_key', 'add_routes', 'find_beat', 'create_app']
+           'describe_upload', 'describe_new_beat', 'served_embedding_size', 'AnalysisPool', 'Service', 'RefuseWhenBusy',
+           'MultipartUpload', 'Upload', 'validated_form', 'received', 'upload_body', 'StyleProbability', 'BeatSummary',
+           'MatchOut', 'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage', 'beat_out', 'RecommendForm',
+           'NewBeatForm', 'service_of', 'check_api_key', 'add_routes', 'find_beat', 'create_app']
 
 # %% ../nbs/05_api.ipynb #209cd6e5
 class Settings(BaseSettings):
@@ -296,6 +295,12 @@ def describe_new_beat(path: str, limits: AudioLimits, audio_format: str = "flac"
     return query, encode_audio(audio.samples, audio.sr, audio_format), "user-" + hashlib.sha1(audio.samples.tobytes()).hexdigest()[:12]
 
 
+def served_embedding_size() -> int:
+    "The style model's embedding size, asked of a worker: the workers hold the model, the server never loads it."
+    from beat_selection.model import style_model
+    return style_model().embedding_size
+
+
 # The pool parallelises over requests; thread pools inside each worker would only fight over the same cores.
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -389,7 +394,7 @@ class Service:
         # a worker that cannot start must fail the start, not hang it
         await asyncio.wait_for(asyncio.gather(self.pool.warm(), asyncio.to_thread(index_of, catalogue)), s.analysis_timeout)
         # a catalogue described by another style model fails the start, not every request
-        index_of(catalogue).require_embedding_size(style_model().embedding_size)
+        index_of(catalogue).require_embedding_size(await self.pool.run(served_embedding_size))
         self.catalogue = catalogue
         self.metrics.catalogue.set(len(catalogue))
         self.status = "ready"
