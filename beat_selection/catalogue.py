@@ -25,17 +25,18 @@ import numpy as np
 import soundfile
 
 from .audio import DEFAULT_SR, Audio, AudioError, AudioSource, load_audio
-from .beats import (ALL_KITS, STYLE_IDS, STYLE_NAMES, STYLES, BeatSpec, cache_dir, generate_beat,
-                                  parallel_map, parse_key, warm_analysis)
+from .beats import (ALL_KITS, STYLE_IDS, STYLE_NAMES, STYLES, BeatSpec, generate_beat, parallel_map,
+                                  parse_key, warm_analysis)
+from .core import cache_dir, exclusive_lock
 from .features import Analysis, camelot, key_name
 
 # %% auto #0
 __all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'COLUMNS', 'BUSY_TIMEOUT', 'AUDIO_FORMATS',
            'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord', 'StylePredictionLike',
            'default_describe', 'new_record', 'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect',
-           'exclusive_lock', 'ReadOnlyCatalogueError', 'writable', 'cannot_open_wal_index', 'connect_read_only',
-           'AudioFormat', 'audio_format', 'encode_audio', 'write_atomically', 'Catalogue', 'PlannedBeat',
-           'default_plan', 'render_planned', 'build_default', 'catalogue_dir', 'default_catalogue']
+           'ReadOnlyCatalogueError', 'writable', 'cannot_open_wal_index', 'connect_read_only', 'AudioFormat',
+           'audio_format', 'encode_audio', 'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan',
+           'render_planned', 'build_default', 'catalogue_dir', 'default_catalogue']
 
 # %% ../nbs/03a_catalogue.ipynb #60aa46e3
 @dataclass(frozen=True)
@@ -195,26 +196,6 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous = NORMAL")  # with WAL: a power cut may lose the last commit, never corrupt
     return connection
 
-
-@contextlib.contextmanager
-def exclusive_lock(path: Path, waiting: str | None = None) -> Iterator[None]:
-    "Hold an exclusive lock on the file `path` (created if needed); print `waiting` if we must wait for it."
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: see above
-        yield
-        return
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if waiting:
-                print(waiting, file=sys.stderr)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 # %% ../nbs/03a_catalogue.ipynb #5d2b8f61
 class ReadOnlyCatalogueError(AudioError):
