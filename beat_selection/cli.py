@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .audio import AudioError
 from .beats import STYLE_IDS
+from .core import use_private_numba_cache
 from .catalogue import AUDIO_FORMATS, BeatRecord, Catalogue, catalogue_dir, default_catalogue
 from .features import Analysis
 from .model import StylePrediction, describe
@@ -232,6 +233,7 @@ EXIT_UNREADABLE, EXIT_USAGE, EXIT_REFUSED, EXIT_MISSING_EXTRA = 1, 2, 3, 4
 def main(argv: Sequence[str] | None = None) -> int:
     "Entry point of `beat-select`; returns the process exit code."
     args = build_parser().parse_args(argv)
+    use_private_numba_cache()  # whatever numba compiles is cached per user, never inside the installed packages
     try:
         return {"analyze": _analyze, "train": _train, "recommend": _recommend, "catalogue": _catalogue,
                 "serve": _serve, "carousel": _carousel}[args.command](args)
