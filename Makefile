@@ -8,18 +8,52 @@ export PYTHONHASHSEED := 0
 # librosa's numba functions are compiled once and cached here; parallel first compiles can corrupt a cache.
 export NUMBA_CACHE_DIR := $(CURDIR)/.venv/numba-cache
 
-.PHONY: setup test check-sync nbtest pytest serve bench train train-tempo lab clean lint docker docker-smoke nbval carousel
+.PHONY: setup optional-packages test check-sync nbtest pytest serve bench train train-tempo lab clean lint docker docker-smoke nbval carousel
+
+# Each job installs only what it needs: serving the base package (no PyTorch, no plotting), the slides and the
+# course their extras, the tests everything (a superset of the others, so it satisfies them all).
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# Debian packages the project uses when present; none is needed to serve or to pass the tests' stored outputs.
+OPTIONAL_DEBS := ffmpeg fluid-soundfont-gm timgm6mb-soundfont csound-soundfont avldrums.lv2-soundfont hydrogen-drumkits \
+	mma chromium postgresql
+
+$(VENV)/.installed-serve: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-slides: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e ".[slides]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@ $(VENV)/.installed-serve
+
+$(VENV)/.installed-lab: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e ".[lab]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@ $(VENV)/.installed-serve $(VENV)/.installed-slides
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tinysoundfont  # its pyaudio dependency is for live playback only
+	$(PIP_INSTALL) -e ".[dev]"
+	$(PIP_INSTALL) --no-deps tinysoundfont  # its pyaudio dependency is for live playback only
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
-	$(BIN)/python -c "import numpy as np; from beat_selection.features import analyze; \
-	    analyze(np.random.default_rng(0).standard_normal(22050 * 5).astype(np.float32))"  # compile numba once, serially
-	touch $@
+	@$(MAKE) --no-print-directory optional-packages
+	touch $@ $(VENV)/.installed-serve $(VENV)/.installed-slides
 
 setup: $(STAMP)
+
+# Says which optional Debian packages are missing, what each adds, and how to add them.
+optional-packages:
+	@if command -v dpkg >/dev/null; then \
+	  missing=$$(for p in $(OPTIONAL_DEBS); do dpkg -s $$p >/dev/null 2>&1 || printf '%s ' $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "optional packages not installed: $$missing"; \
+	    echo "  (sampled drum kits and third-party grooves for training and benchmarks, M4A/WebM decoding, the browser"; \
+	    echo "   and PostgreSQL tests; each is skipped with its reason when absent)"; \
+	    echo "  add them with: sudo apt-get install $$missing"; \
+	  fi; fi
 
 # Everything CI checks: the CI/CD files linted, notebooks and library in sync, notebook tests, pytest.
 test: setup lint check-sync nbval pytest
@@ -63,7 +97,7 @@ pytest: setup
 # The API and its demo page on http://127.0.0.1:8000 (the default catalogue is generated on first use).
 HOST ?= 127.0.0.1
 PORT ?= 8000
-serve: setup
+serve: $(VENV)/.installed-serve
 	$(BIN)/beat-select catalogue build
 	$(BIN)/beat-select serve --host $(HOST) --port $(PORT)
 
@@ -76,7 +110,7 @@ INPUT ?= data/sample.wav
 THEME ?= light
 CAROUSEL_LANG := $(if $(filter command line,$(origin LANG)),$(LANG),en)
 carousel: override LANG := C.UTF-8
-carousel: setup
+carousel: $(VENV)/.installed-slides
 	mkdir -p slides/out/$(CAROUSEL_LANG)
 	$(BIN)/papermill --cwd slides -p input_path "$(abspath $(INPUT))" -p lang $(CAROUSEL_LANG) \
 	    -p theme $(THEME) -p out_dir out slides/carousel.ipynb slides/out/$(CAROUSEL_LANG)/carousel.ipynb
@@ -111,8 +145,7 @@ train-tempo: setup
 train: setup
 	$(BIN)/beat-select train
 
-lab: setup
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check jupyterlab
+lab: $(VENV)/.installed-lab
 	cd nbs && ../$(BIN)/jupyter lab index.ipynb  # opens on the course's first page, with nbs/ in the file browser
 
 clean:
