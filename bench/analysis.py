@@ -7,6 +7,11 @@ seed 1: the analysis was tuned on seed 0), per style and per stem. Key: MIREX we
 the grooves' harmony and on real scores from music21's corpus (bench/real_keys.py). Speed: CPU seconds per
 minute of audio on one core, and peak memory of a 10-minute file in a fresh process. Baseline:
 `librosa.beat.beat_track` for tempo, `chroma_cqt` with Krumhansl-Kessler profiles for key.
+
+Start-up: the first `analyze` in a fresh process whose caches are empty (NUMBA_CACHE_DIR and HOME pointing to
+empty folders), wall time from the import to the answer, and warm CPU seconds per minute of audio, for this
+package (NumPy beat tracker and spectra, nothing compiled) beside the package as it was with librosa's
+numba beat tracker (commit `OLD_TRACKER_COMMIT`, exported with `git archive`), measured in the same run.
 """
 from __future__ import annotations
 
@@ -147,11 +152,78 @@ def ten_minute_file(folder: str) -> str:
     return path
 
 
+OLD_TRACKER_COMMIT = "1d27129"  # the last commit whose analysis ran librosa's numba beat tracker
+
+COLD_SNIPPET = """
+import sys, time
+start = time.perf_counter()
+from beat_selection.features import analyze
+analyze(sys.argv[1])
+print(time.perf_counter() - start)
+"""
+
+WARM_SNIPPET = """
+import sys, time
+import numpy as np, soundfile as sf
+from beat_selection.features import analyze
+clips = [sf.read(path, dtype="float32")[0] for path in sys.argv[1:]]
+analyze(clips[0])  # warm: imports, caches, any compilation
+start = time.process_time()
+for clip in clips: analyze(clip)
+print(time.process_time() - start, sum(len(c) for c in clips) / 22050 / 60)
+"""
+
+
+def export_old_package(folder: Path) -> Path:
+    "`beat_selection` as of `OLD_TRACKER_COMMIT`, exported into `folder` (which then goes first on the path)."
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(repo), "archive", OLD_TRACKER_COMMIT, "beat_selection"],
+                             capture_output=True, check=True).stdout
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def fresh_process(snippet: str, args: list[str], package_root: Path, caches: Path) -> list[float]:
+    "Run `snippet` in a new interpreter with `package_root` first on the path and empty-or-given caches."
+    env = {**os.environ, "PYTHONPATH": str(package_root), "NUMBA_CACHE_DIR": str(caches / "numba"),
+           "HOME": str(caches / "home")}
+    (caches / "home").mkdir(parents=True, exist_ok=True)
+    out = subprocess.run([sys.executable, "-c", snippet, *args], capture_output=True, text=True, env=env,
+                         cwd=str(caches), check=True)
+    return [float(v) for v in out.stdout.split()[-2:]] if snippet is WARM_SNIPPET else [float(out.stdout.split()[-1])]
+
+
+def startup_and_speed(n_clips: int = 12, repeats: int = 3) -> dict:
+    "Cold first-analysis wall time and warm CPU per audio minute: this package vs the librosa-numba one."
+    ours_root = Path(__file__).resolve().parents[1]
+    sample = str(ours_root / "data" / "sample.wav")
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        old_root = export_old_package(folder / "old")
+        paths = []
+        for i, clip in enumerate(groove_set(1, 30.0, seed=3, parts=("full",))):
+            if i == n_clips: break
+            paths.append(str(folder / f"clip{i}.wav")); sf.write(paths[-1], clip.audio, clip.sr)
+        roots = {"ours": ours_root, "librosa-numba": old_root}
+        for name, root in roots.items():
+            caches = folder / f"caches-{name}"
+            cold = fresh_process(COLD_SNIPPET, [sample], root, caches)[0]       # empty caches
+            second = fresh_process(COLD_SNIPPET, [sample], root, caches)[0]     # caches as the first left them
+            out[name] = dict(cold=cold, second=second, cpu_per_minute=np.inf)
+        for _ in range(repeats):  # alternated, best of `repeats`: other work on the machine only ever adds time
+            for name, root in roots.items():
+                cpu, minutes = fresh_process(WARM_SNIPPET, paths, root, folder / f"caches-{name}")
+                out[name]["cpu_per_minute"] = min(out[name]["cpu_per_minute"], cpu / minutes)
+    return out
+
+
 def pct(x: float) -> str:
     return f"{100 * x:5.1f}"
 
 
-def report(grooves: dict, real: list[dict], memory: dict) -> str:
+def report(grooves: dict, real: list[dict], memory: dict, startup: dict | None = None) -> str:
     rows = grooves["rows"]
     rhythmic = [r for r in rows if r["parts"] != "harmony"]
     lines = ["## Tempo (generated grooves, seed 1: full mixes and drums only)", "",
@@ -185,6 +257,13 @@ def report(grooves: dict, real: list[dict], memory: dict) -> str:
     if memory:
         lines += [f"| 10-minute 44.1 kHz stereo WAV: peak memory (MB) | {memory['ours'][0]:.0f} | {memory['librosa'][0]:.0f} |",
                   f"| 10-minute file: CPU s, decode included | {memory['ours'][1]:.2f} | {memory['librosa'][1]:.2f} |"]
+    if startup:
+        ours, old = startup["ours"], startup["librosa-numba"]
+        lines += ["", f"## Start-up: NumPy beat tracker vs librosa's numba tracker (package at {OLD_TRACKER_COMMIT})", "",
+                  "| | ours | librosa-numba |", "|---|---|---|",
+                  f"| first analyze, fresh process, empty caches (wall s, import included) | {ours['cold']:.2f} | {old['cold']:.2f} |",
+                  f"| first analyze, next fresh process, caches kept (wall s) | {ours['second']:.2f} | {old['second']:.2f} |",
+                  f"| warm CPU s per minute of audio (12 clips of 30 s, best of 3) | {ours['cpu_per_minute']:.3f} | {old['cpu_per_minute']:.3f} |"]
     return "\n".join(lines)
 
 
@@ -197,7 +276,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the raw rows here")
     args = parser.parse_args()
     if args.quick: args.per_style, args.real = 2, 0
-    analyze(np.random.default_rng(0).standard_normal(22050 * 5).astype(np.float32))  # JIT warm-up off the clock
+    analyze(np.random.default_rng(0).standard_normal(22050 * 5).astype(np.float32))  # imports and caches off the clock
     grooves = run_grooves(args.per_style, args.seconds)
     if args.real and not SOUNDFONT.exists():
         print(f"(no {SOUNDFONT}: install Debian's fluid-soundfont-gm for the real-score key set)", file=sys.stderr)
@@ -208,8 +287,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             path = ten_minute_file(d)
             memory = {which: peak_memory_mb(path, which) for which in ("ours", "librosa")}
-    print(report(grooves, real, memory))
-    if args.json: args.json.write_text(json.dumps(dict(grooves=grooves, real=real, memory=memory), default=str))
+    startup = startup_and_speed()
+    print(report(grooves, real, memory, startup))
+    if args.json: args.json.write_text(json.dumps(dict(grooves=grooves, real=real, memory=memory, startup=startup), default=str))
 
 
 if __name__ == "__main__":
