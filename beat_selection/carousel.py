@@ -75,7 +75,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "energy_title": "Energy and loudness", "energy_sub": "{lufs} LUFS integrated,\nloudness range {lra} LU.",
         "momentary": "momentary (0.4 s)", "short_term": "short-term (3 s)", "integrated": "integrated",
         "energy": "energy", "danceability": "danceability",
-        "grid_title": "The rhythm grid", "grid_sub": "One bar in 16 steps, per band:\nswing {swing}, syncopation {syncopation}.",
+        "unit_8": "8ths", "unit_16": "16ths", "grid_title": "The rhythm grid", "grid_sub": "One bar in 16 steps, per band:\nswing {swing} on {unit}, syncopation {syncopation}.",
         "low": "low: kick, bass", "mid": "mid: snare, claps", "high": "high: hats, shakers", "beat": "beat",
         "grid_note": "The stronger the colour, the stronger the hits on that step.",
         "style_title": "The style it hears", "style_sub": "{style}, {confidence}:\nthe model's probabilities, top six.",
@@ -105,7 +105,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "energy_title": "Énergie et volume", "energy_sub": "{lufs} LUFS intégré,\nplage de volume {lra} LU.",
         "momentary": "momentané (0,4 s)", "short_term": "court terme (3 s)", "integrated": "intégré",
         "energy": "énergie", "danceability": "dansabilité",
-        "grid_title": "La grille rythmique", "grid_sub": "Une mesure en 16 pas, par bande :\nswing {swing}, syncope {syncopation}.",
+        "unit_8": "croches", "unit_16": "doubles croches", "grid_title": "La grille rythmique", "grid_sub": "Une mesure en 16 pas, par bande :\nswing {swing} sur les {unit}, syncope {syncopation}.",
         "low": "graves : grosse caisse, basse", "mid": "médiums : caisse claire", "high": "aigus : charleston",
         "beat": "temps", "grid_note": "Plus la couleur est vive, plus les coups sur ce pas sont forts.",
         "style_title": "Le style entendu", "style_sub": "{style}, {confidence} :\nles probabilités du modèle, les six premières.",
@@ -389,7 +389,7 @@ def page_energy(run: CarouselRun, deck: Deck) -> Figure:
 def page_grid(run: CarouselRun, deck: Deck) -> Figure:
     "The 16-step rhythm grid, one row per band, as a step sequencer."
     a, lang = run.analysis, deck.lang
-    fig = new_page(deck, deck.t("grid_title"), deck.t("grid_sub", swing=number(a.swing, 2, lang),
+    fig = new_page(deck, deck.t("grid_title"), deck.t("grid_sub", swing=percent(a.swing / 100, lang), unit=deck.t(f"unit_{a.swing_unit}"),
                                                       syncopation=number(a.syncopation, 2, lang)))
     ax = body_axes(fig, top=0.04, height=0.8)
     bands = list(a.rhythm_grid)  # low, mid, high: drawn top to bottom as high, mid, low, like hats over kick
