@@ -24,7 +24,7 @@ import time
 import traceback
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal
@@ -53,16 +53,17 @@ from .catalogue import (
 from .recommend import Query, index_of, recommend
 
 # %% auto #0
-__all__ = ['STATUS_CODES', 'STATUS_MESSAGES', 'MULTIPART_SLACK', 'log', 'ONE_THREAD', 'PR_SET_PDEATHSIG', 'UPLOAD_ROUTES',
-           'FILE_FIELD', 'MAX_PARTS', 'MALFORMED', 'MISSING_FILE', 'FILE_SCHEMA', 'StyleId', 'DEMO_PAGE', 'KEY_PATTERN',
-           'app', 'Settings', 'ApiError', 'ErrorBody', 'ErrorResponse', 'error_response', 'validation_message',
-           'allowed_methods', 'install_error_handlers', 'BodyLimit', 'send_error', 'JsonLogFormatter',
-           'configure_logging', 'Metrics', 'route_of', 'RequestContext', 'warm_up', 'describe_upload',
-           'describe_new_beat', 'served_embedding_size', 'die_with_parent', 'worker_main', 'WorkerLost', 'Worker',
-           'AnalysisPool', 'Service', 'client_of', 'RefuseWhenBusy', 'MultipartUpload', 'Upload', 'validated_form',
-           'received', 'without_null', 'upload_body', 'StyleProbability', 'BeatSummary', 'MatchOut',
-           'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage', 'beat_out', 'RecommendForm', 'NewBeatForm',
-           'service_of', 'check_api_key', 'add_routes', 'find_beat', 'heavy', 'create_app', 'openapi_without_nulls']
+__all__ = ['STATUS_CODES', 'STATUS_MESSAGES', 'MULTIPART_SLACK', 'EVICT_BELOW_RATE', 'log', 'ONE_THREAD', 'PR_SET_PDEATHSIG',
+           'UPLOAD_ROUTES', 'FILE_FIELD', 'MAX_PARTS', 'MALFORMED', 'MISSING_FILE', 'FILE_SCHEMA', 'StyleId',
+           'DEMO_PAGE', 'KEY_PATTERN', 'app', 'Settings', 'ApiError', 'ErrorBody', 'ErrorResponse', 'error_response',
+           'validation_message', 'allowed_methods', 'install_error_handlers', 'UploadInProgress', 'BodyLimit',
+           'send_error', 'JsonLogFormatter', 'configure_logging', 'Metrics', 'route_of', 'RequestContext', 'warm_up',
+           'describe_upload', 'describe_new_beat', 'served_embedding_size', 'die_with_parent', 'worker_main',
+           'WorkerLost', 'Worker', 'AnalysisPool', 'Service', 'client_of', 'RefuseWhenBusy', 'MultipartUpload',
+           'Upload', 'validated_form', 'received', 'without_null', 'upload_body', 'StyleProbability', 'BeatSummary',
+           'MatchOut', 'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage', 'beat_out', 'RecommendForm',
+           'NewBeatForm', 'service_of', 'check_api_key', 'add_routes', 'find_beat', 'heavy', 'create_app',
+           'openapi_without_nulls']
 
 # %% ../nbs/05_api.ipynb #209cd6e5
 class Settings(BaseSettings):
@@ -196,6 +197,22 @@ def install_error_handlers(app: FastAPI) -> None:
 MULTIPART_SLACK = 64 * 1024  # room for the multipart envelope and form fields around the file
 
 
+@dataclass(eq=False)
+class UploadInProgress:
+    "A body being received: how fast it comes, and a way to end it when a faster upload needs its place."
+    client: str
+    started: float = field(default_factory=time.monotonic)
+    received: int = 0
+    complete: bool = False
+    evicted: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def rate(self, now: float) -> float:
+        return self.received / max(now - self.started, 1e-3)
+
+
+EVICT_BELOW_RATE = 64 * 1024  # bytes/s: when the server is full, an upload slower than this may lose its place
+
+
 class BodyLimit:
     "ASGI middleware: a byte limit, an upload deadline and a minimum upload rate on every request body."
     def __init__(self, app, max_bytes: int, idle_timeout: float, total_timeout: float, min_rate: float = 0.0,
@@ -210,26 +227,31 @@ class BodyLimit:
         announced = dict(scope.get("headers") or []).get(b"content-length", b"")
         if announced.isdigit() and int(announced) > self.max_bytes:
             return await send_error(scope, send, 413, "too_large", self._too_large())  # the body is never read
-        received, complete, started = 0, False, time.monotonic()
-        deadline = started + self.total_timeout
+        # an upload route's entry, made by `RefuseWhenBusy`, which may end it when the server is full
+        upload = scope.get("state", {}).get("upload") or UploadInProgress("")
+        deadline = upload.started + self.total_timeout
 
         async def limited_receive():
-            nonlocal received, complete
-            if complete:  # the body is in: later calls only watch for a disconnect (a slow download is fine)
+            if upload.complete:  # the body is in: later calls only watch for a disconnect (a slow download is fine)
                 return await receive()
             now = time.monotonic()
             limits = {"stalled": now + self.idle_timeout, "total": deadline}
             if self.min_rate:  # when the bytes received so far stop covering the minimum rate
-                limits["rate"] = started + self.rate_grace + received / self.min_rate
+                limits["rate"] = upload.started + self.rate_grace + upload.received / self.min_rate
             hit = min(limits, key=limits.get)
-            try:
-                message = await asyncio.wait_for(receive(), timeout=max(limits[hit] - now, 0.001))
-            except asyncio.TimeoutError:
-                raise ApiError(408, "request_timeout", self._too_slow(hit)) from None
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            message = asyncio.ensure_future(receive())
+            evicted = asyncio.ensure_future(upload.evicted.wait())
+            await asyncio.wait({message, evicted}, timeout=max(limits[hit] - now, 0.001),
+                               return_when=asyncio.FIRST_COMPLETED)
+            evicted.cancel()
+            if not message.done():
+                message.cancel()
+                raise ApiError(408, "request_timeout", self._too_slow("evicted" if upload.evicted.is_set() else hit))
+            message = message.result()
+            upload.received += len(message.get("body", b""))
+            if upload.received > self.max_bytes:
                 raise ApiError(413, "too_large", self._too_large())
-            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            upload.complete = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
         await self.app(scope, limited_receive, send)
@@ -241,7 +263,9 @@ class BodyLimit:
     def _too_slow(self, limit: str) -> str:
         return {"stalled": f"the upload stalled for {self.idle_timeout:g} s, the limit",
                 "total": f"the upload took longer than {self.total_timeout:g} s, the limit",
-                "rate": f"the upload was slower than {self.min_rate:,.0f} bytes/s, the minimum"}[limit]
+                "rate": f"the upload was slower than {self.min_rate:,.0f} bytes/s, the minimum",
+                "evicted": f"the server was receiving its limit of uploads, and this one was the slowest, under "
+                           f"{EVICT_BELOW_RATE:,} bytes/s"}[limit]
 
 
 async def send_error(scope, send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
@@ -724,8 +748,18 @@ class RefuseWhenBusy:
     "ASGI middleware: refuse an upload before its body is read when the pool is full or too many uploads arrive."
     def __init__(self, app, service: Service):
         self.app, self.service = app, service
-        self.uploading = 0
+        self.uploads: set[UploadInProgress] = set()
         self.per_client: dict[str, int] = {}
+
+    def evict_slowest(self) -> bool:
+        "End the slowest upload still arriving, if it has had a second and is under `EVICT_BELOW_RATE`; True if one was."
+        now = time.monotonic()
+        arriving = [u for u in self.uploads if not u.complete and not u.evicted.is_set() and now - u.started > 1.0]
+        slowest = min(arriving, key=lambda u: u.rate(now), default=None)
+        if slowest is None or slowest.rate(now) >= EVICT_BELOW_RATE:
+            return False
+        slowest.evicted.set()
+        return True
 
     async def __call__(self, scope, receive, send):
         if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in UPLOAD_ROUTES):
@@ -736,21 +770,23 @@ class RefuseWhenBusy:
         if self.per_client.get(client, 0) >= s.max_uploads_per_client:
             refusal = (429, "too_many_uploads", f"this client already has {s.max_uploads_per_client} uploads in progress, "
                        "the limit per client", "2")
-        elif self.uploading >= s.max_uploads:
-            refusal = (503, "too_many_uploads", f"the server is receiving {s.max_uploads} uploads, the limit; "
-                       "try again shortly", "1")
         elif self.service.busy():
             refusal = (503, "busy", "every analysis worker is busy and the waiting line is full; try again shortly", "1")
+        elif len(self.uploads) >= s.max_uploads and not self.evict_slowest():
+            refusal = (503, "too_many_uploads", f"the server is receiving {s.max_uploads} uploads, the limit; "
+                       "try again shortly", "1")
         if refusal:
             status, code, message, retry = refusal
             self.service.metrics.rejected.inc()
             return await send_error(scope, send, status, code, message, {"Retry-After": retry})
-        self.uploading += 1
+        upload = UploadInProgress(client)
+        scope.setdefault("state", {})["upload"] = upload  # `BodyLimit` counts its bytes, and ends it if evicted
+        self.uploads.add(upload)
         self.per_client[client] = self.per_client.get(client, 0) + 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.uploading -= 1
+            self.uploads.discard(upload)
             self.per_client[client] -= 1
             if not self.per_client[client]:
                 del self.per_client[client]

@@ -71,7 +71,7 @@ def server(small_catalogue, tmp_path):
 def faulty(small_catalogue, tmp_path_factory):
     "A server with small limits, shared by the tests that abuse it (each leaves it whole)."
     s = Server(small_catalogue, tmp_path_factory.mktemp("faulty") / "server.log", analysis_cpu_seconds="0.5",
-               max_uploads="4", max_uploads_per_client="2", min_upload_rate="1000", upload_rate_grace="2",
+               max_uploads="4", max_uploads_per_client="2", min_upload_rate="1000", upload_rate_grace="3",
                upload_idle_timeout="10")
     try:
         wait_ready(s.url, 120, s.process)
@@ -233,14 +233,16 @@ def trickle(url: str, address: str, result: list, seconds: float = 20) -> None:
 
 
 def test_slow_clients_do_not_block_a_normal_recommend(faulty):
-    """Four uploaders at 1 byte/s from one address, on a server taking 4 uploads at once and 2 per client: two
-    are refused at once (429), two are cut off by the minimum rate, and a normal upload is served meanwhile."""
+    """Slow uploaders (1 byte/s) fill a server taking 4 uploads at once and 2 per client: the third from one
+    address is refused at once (429); a normal upload takes the place of the slowest (408 for it) and is
+    served; the others are cut off by the minimum rate (1,000 bytes/s after 3 s)."""
     s = faulty
     results: list = []
-    slow = [threading.Thread(target=trickle, args=(s.url, "127.0.0.2", results)) for _ in range(4)]
+    addresses = ["127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.4"]
+    slow = [threading.Thread(target=trickle, args=(s.url, address, results)) for address in addresses]
     for t in slow:
         t.start()
-    time.sleep(0.5)
+    time.sleep(1.3)  # the four places are taken, for more than a second
     started = time.monotonic()
     with httpx.Client(base_url=s.url, timeout=30) as c:
         normal = c.post("/recommend", files={"file": ("s.wav", SAMPLE_BYTES)})
@@ -249,12 +251,14 @@ def test_slow_clients_do_not_block_a_normal_recommend(faulty):
         t.join(30)
     assert normal.status_code == 200 and seconds < 5, (normal.status_code, normal.text[:200], seconds)
     statuses = sorted(line for line, _, _ in results)
-    assert statuses == ["HTTP/1.1 408 Request Timeout"] * 2 + ["HTTP/1.1 429 Too Many Requests"] * 2, results
+    assert statuses == ["HTTP/1.1 408 Request Timeout"] * 4 + ["HTTP/1.1 429 Too Many Requests"], results
+    evicted = [(answer, took) for line, answer, took in results if b"was the slowest" in answer]
+    assert len(evicted) == 1 and 1.2 < evicted[0][1] < 2.5, results
     for line, answer, took in results:
-        if "408" in line:
-            assert b"slower than 1,000 bytes/s" in answer and 1.5 < took < 6, (answer, took)
-        else:
-            assert b"retry-after" in answer.lower() and b'"too_many_uploads"' in answer and took < 2, (answer, took)
+        if "429" in line:
+            assert b"retry-after" in answer.lower() and b'"too_many_uploads"' in answer and took < 1, (answer, took)
+        elif b"was the slowest" not in answer:
+            assert b"slower than 1,000 bytes/s" in answer and 2.5 < took < 6, (answer, took)
 
 
 # --- (d) the server killed with SIGKILL --------------------------------------------------------------------
