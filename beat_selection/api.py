@@ -13,6 +13,7 @@ import ctypes
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -92,6 +93,8 @@ class Settings(BaseSettings):
     upload_rate_grace: float = Field(10.0, ge=0, description="seconds before the minimum upload rate applies")
     max_uploads: int = Field(32, ge=1, description="uploads received at once (bodies still arriving or waiting); beyond, 503")
     max_uploads_per_client: int = Field(4, ge=1, description="uploads one client may have in progress at once; beyond, 429")
+    slow_client_cooldown: float = Field(30.0, ge=0, description="seconds a client whose upload was cut off as too slow "
+                                        "may not start another (429)")
     trust_proxy: bool = Field(False, description="behind a reverse proxy: the client is the last X-Forwarded-For hop, "
                               "the one the proxy appended (never set it when clients reach the server directly)")
     catalogue: Path | None = Field(None, description="catalogue folder; default: a versioned folder of the cache")
@@ -205,6 +208,7 @@ class UploadInProgress:
     received: int = 0
     complete: bool = False
     evicted: asyncio.Event = field(default_factory=asyncio.Event)
+    cut_off: bool = False  # ended by a 408: too slow, stalled or evicted
 
     def rate(self, now: float) -> float:
         return self.received / max(now - self.started, 1e-3)
@@ -246,6 +250,7 @@ class BodyLimit:
             evicted.cancel()
             if not message.done():
                 message.cancel()
+                upload.cut_off = True
                 raise ApiError(408, "request_timeout", self._too_slow("evicted" if upload.evicted.is_set() else hit))
             message = message.result()
             upload.received += len(message.get("body", b""))
@@ -750,6 +755,15 @@ class RefuseWhenBusy:
         self.app, self.service = app, service
         self.uploads: set[UploadInProgress] = set()
         self.per_client: dict[str, int] = {}
+        self.cooling: dict[str, float] = {}  # client -> until when it may not upload, after an upload cut off as too slow
+
+    def cool_down(self, client: str, now: float) -> None:
+        "Refuse `client`'s uploads for a while: slow clients that reconnect at once would take every place again."
+        if len(self.cooling) > 10_000:  # bounded: forget the expired, else the oldest
+            self.cooling = {c: t for c, t in self.cooling.items() if t > now} or {}
+            while len(self.cooling) > 10_000:
+                self.cooling.pop(next(iter(self.cooling)))
+        self.cooling[client] = now + self.service.settings.slow_client_cooldown
 
     def evict_slowest(self) -> bool:
         "End the slowest upload still arriving, if it has had a second and is under `EVICT_BELOW_RATE`; True if one was."
@@ -766,8 +780,11 @@ class RefuseWhenBusy:
             return await self.app(scope, receive, send)
         s = self.service.settings
         client = client_of(scope, s.trust_proxy)
-        refusal = None
-        if self.per_client.get(client, 0) >= s.max_uploads_per_client:
+        refusal, now = None, time.monotonic()
+        if self.cooling.get(client, 0) > now:
+            refusal = (429, "too_slow_recently", "an upload of this client was cut off as too slow; try again in "
+                       f"{s.slow_client_cooldown:g} s at most", str(math.ceil(self.cooling[client] - now)))
+        elif self.per_client.get(client, 0) >= s.max_uploads_per_client:
             refusal = (429, "too_many_uploads", f"this client already has {s.max_uploads_per_client} uploads in progress, "
                        "the limit per client", "2")
         elif self.service.busy():
@@ -788,6 +805,8 @@ class RefuseWhenBusy:
         finally:
             self.uploads.discard(upload)
             self.per_client[client] -= 1
+            if upload.cut_off:
+                self.cool_down(client, now=time.monotonic())
             if not self.per_client[client]:
                 del self.per_client[client]
 

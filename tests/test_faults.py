@@ -259,6 +259,9 @@ def test_slow_clients_do_not_block_a_normal_recommend(faulty):
             assert b"retry-after" in answer.lower() and b'"too_many_uploads"' in answer and took < 1, (answer, took)
         elif b"was the slowest" not in answer:
             assert b"slower than 1,000 bytes/s" in answer and 2.5 < took < 6, (answer, took)
+    again: list = []  # a client cut off as too slow waits before its next upload
+    trickle(s.url, "127.0.0.3", again, seconds=3)
+    assert again and again[0][0] == "HTTP/1.1 429 Too Many Requests" and b'"too_slow_recently"' in again[0][1], again
 
 
 # --- (d) the server killed with SIGKILL --------------------------------------------------------------------
