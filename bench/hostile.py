@@ -354,7 +354,7 @@ def abuse_latency(url: str, clip: bytes, big: bytes, duration: float, slow: int,
     def post_big(i: int) -> None:
         with client_from(f"127.0.3.{1 + i}") as c:
             while time.monotonic() < stop:
-                big_answers[c.post(url + "/recommend", files={"file": ("big.wav", big)}).status_code] += 1
+                big_answers[answer_of(c.post(url + "/recommend", files={"file": ("big.wav", big)}))] += 1
 
     threads += [threading.Thread(target=post_big, args=(i,)) for i in range(heavy)]
     for t in threads: t.start()
@@ -365,7 +365,7 @@ def abuse_latency(url: str, clip: bytes, big: bytes, duration: float, slow: int,
             t = time.perf_counter()
             r = c.post(url + "/recommend", files={"file": ("clip.wav", clip)})
             seconds.append(time.perf_counter() - t)
-            statuses[r.status_code] += 1
+            statuses[answer_of(r)] += 1
     for t in threads: t.join()
     ms = np.array(seconds) * 1000
     return dict(n=len(ms), p50=np.percentile(ms, 50), p95=np.percentile(ms, 95), max=ms.max(), statuses=dict(statuses),
