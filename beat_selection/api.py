@@ -602,8 +602,8 @@ class AnalysisPool:
         try:
             async with (self.heavy if heavy else contextlib.nullcontext()):
                 for attempt in (1, 2):  # a worker killed from outside is retried once; a file that kills two is refused
-                    try:
-                        worker = await asyncio.wait_for(self.idle.get(), self.start_timeout)
+                    try:  # a worker frees up within one analysis's time, unless none can start
+                        worker = await asyncio.wait_for(self.idle.get(), self.timeout)
                     except asyncio.TimeoutError:
                         raise ApiError(503, "unavailable", "no analysis worker could be started; try again later",
                                        {"Retry-After": "30"}) from None
