@@ -48,7 +48,7 @@ from starlette.routing import Match
 
 from . import __version__
 from .audio import AudioError, AudioLimits, load_audio
-from .beats import STYLE_IDS, STYLE_NAMES
+from .core import STYLE_IDS, STYLE_NAMES
 from .catalogue import (
     AUDIO_FORMATS, BeatRecord, Catalogue, ReadOnlyCatalogueError, catalogue_dir, default_catalogue, encode_audio, new_record)
 from .recommend import Query, index_of, recommend
@@ -357,10 +357,8 @@ class RequestContext:
 
 # %% ../nbs/05_api.ipynb #dcdc9a73
 def warm_up() -> None:
-    "Run in each worker as it starts: compile the analysis (taking turns on a cold cache) and load the model."
-    from beat_selection.beats import warm_analysis
+    "Run in each worker as it starts: import the analysis and load the model, so the first request pays for neither."
     from beat_selection.model import describe
-    warm_analysis()
     noise = np.random.default_rng(0).standard_normal(22_050 * 3).astype(np.float32) * 0.1
     describe(noise)
 

@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Wedge
 
 from .audio import LOUDNESS_STEP, load_audio, loudness_steps
-from .beats import STYLE_NAMES, parse_key
+from .core import STYLE_NAMES, parse_key
 from .catalogue import Catalogue, default_catalogue
 from .features import PITCH_CLASSES, Analysis, block_loudness, camelot
 from .model import StylePrediction, describe

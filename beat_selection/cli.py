@@ -16,7 +16,7 @@ from typing import Sequence
 from pathlib import Path
 
 from .audio import AudioError
-from .beats import STYLE_IDS
+from .core import STYLE_IDS
 from .core import use_private_numba_cache
 from .catalogue import AUDIO_FORMATS, BeatRecord, Catalogue, catalogue_dir, default_catalogue
 from .features import Analysis
