@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import hashlib
 import json
 import logging
@@ -48,23 +47,22 @@ from starlette.routing import Match
 
 from . import __version__
 from .audio import AudioError, AudioLimits, load_audio
-from .core import STYLE_IDS, STYLE_NAMES
+from .core import STYLE_IDS, STYLE_NAMES, die_with_parent
 from .catalogue import (
     AUDIO_FORMATS, BeatRecord, Catalogue, ReadOnlyCatalogueError, catalogue_dir, default_catalogue, encode_audio, new_record)
 from .recommend import Query, index_of, recommend
 
 # %% auto #0
-__all__ = ['STATUS_CODES', 'STATUS_MESSAGES', 'MULTIPART_SLACK', 'EVICT_BELOW_RATE', 'log', 'ONE_THREAD', 'PR_SET_PDEATHSIG',
-           'UPLOAD_ROUTES', 'FILE_FIELD', 'MAX_PARTS', 'MALFORMED', 'MISSING_FILE', 'FILE_SCHEMA', 'StyleId',
-           'DEMO_PAGE', 'KEY_PATTERN', 'app', 'Settings', 'ApiError', 'ErrorBody', 'ErrorResponse', 'error_response',
-           'validation_message', 'allowed_methods', 'install_error_handlers', 'UploadInProgress', 'BodyLimit',
-           'send_error', 'JsonLogFormatter', 'configure_logging', 'Metrics', 'route_of', 'RequestContext', 'warm_up',
-           'describe_upload', 'describe_new_beat', 'served_embedding_size', 'die_with_parent', 'worker_main',
-           'WorkerLost', 'Worker', 'AnalysisPool', 'Service', 'client_of', 'RefuseWhenBusy', 'MultipartUpload',
-           'Upload', 'validated_form', 'received', 'without_null', 'upload_body', 'StyleProbability', 'BeatSummary',
-           'MatchOut', 'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage', 'beat_out', 'RecommendForm',
-           'NewBeatForm', 'service_of', 'check_api_key', 'add_routes', 'find_beat', 'heavy', 'create_app',
-           'openapi_without_nulls']
+__all__ = ['STATUS_CODES', 'STATUS_MESSAGES', 'MULTIPART_SLACK', 'EVICT_BELOW_RATE', 'log', 'ONE_THREAD', 'UPLOAD_ROUTES',
+           'FILE_FIELD', 'MAX_PARTS', 'MALFORMED', 'MISSING_FILE', 'FILE_SCHEMA', 'StyleId', 'DEMO_PAGE', 'KEY_PATTERN',
+           'app', 'Settings', 'ApiError', 'ErrorBody', 'ErrorResponse', 'error_response', 'validation_message',
+           'allowed_methods', 'install_error_handlers', 'UploadInProgress', 'BodyLimit', 'send_error',
+           'JsonLogFormatter', 'configure_logging', 'Metrics', 'route_of', 'RequestContext', 'warm_up',
+           'describe_upload', 'describe_new_beat', 'served_embedding_size', 'worker_main', 'WorkerLost', 'Worker',
+           'AnalysisPool', 'Service', 'client_of', 'RefuseWhenBusy', 'MultipartUpload', 'Upload', 'validated_form',
+           'received', 'without_null', 'upload_body', 'StyleProbability', 'BeatSummary', 'MatchOut',
+           'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage', 'beat_out', 'RecommendForm', 'NewBeatForm',
+           'service_of', 'check_api_key', 'add_routes', 'find_beat', 'heavy', 'create_app', 'openapi_without_nulls']
 
 # %% ../nbs/05_api.ipynb #209cd6e5
 class Settings(BaseSettings):
@@ -386,28 +384,9 @@ def served_embedding_size() -> int:
 
 # The pool parallelises over requests; thread pools inside each worker would only fight over the same cores.
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 # %% ../nbs/05_api.ipynb #6b1519d1
-def die_with_parent(parent: int) -> None:
-    "End this process as soon as `parent` (the server) ends, even by SIGKILL, so that no worker outlives it."
-    if sys.platform.startswith("linux"):
-        try:  # the kernel kills us when the thread that started us ends: no polling, no delay
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:  # the parent died before the line above took effect
-        os._exit(1)
-
-    def watch() -> None:  # the portable fallback: an orphan is adopted by another process, so its parent id changes
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
 def _limit_cpu(seconds: float | None) -> None:
     "Let this process use `seconds` more CPU, all its threads together (None: no limit); past it, SIGPROF ends it."
     # the profiling timer counts CPU, not wall time, to the microsecond (RLIMIT_CPU counts whole seconds);

@@ -8,10 +8,14 @@ Docs: https://beat-selection.github.io/beat_selection/core.html.md"""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
@@ -21,8 +25,9 @@ import platformdirs
 T = TypeVar("T")
 
 # %% auto #0
-__all__ = ['T', 'APP_NAME', 'STYLE_NAMES', 'STYLE_IDS', 'cache_dir', 'use_private_numba_cache', 'atomic_output',
-           'atomic_write_bytes', 'exclusive_lock', 'load_or_build', 'parse_key', 'parallel_map']
+__all__ = ['T', 'APP_NAME', 'STYLE_NAMES', 'STYLE_IDS', 'PR_SET_PDEATHSIG', 'cache_dir', 'use_private_numba_cache',
+           'atomic_output', 'atomic_write_bytes', 'exclusive_lock', 'load_or_build', 'parse_key', 'die_with_parent',
+           'parallel_map']
 
 # %% ../nbs/00_core.ipynb #c83ff739
 APP_NAME = "beat_selection"
@@ -123,14 +128,14 @@ def _build_slowly(args: tuple[str, str]) -> int:
         p.write_bytes(b"x" * 1_000_000)
     return len(load_or_build(entry, lambda p: p.read_bytes(), build))
 
-# %% ../nbs/00_core.ipynb #cbb915e0
+# %% ../nbs/00_core.ipynb #8117ac84
 STYLE_NAMES: dict[str, str] = {
     "afro": "Afro", "amapiano": "Amapiano", "trap": "Trap", "drill": "Drill", "boom-bap": "Boom Bap",
     "lofi": "Lo-fi", "rnb": "R&B", "reggaeton": "Reggaeton", "reggae": "Reggae/Dancehall", "house": "House",
     "rock": "Rock", "funk": "Funk", "jazz": "Jazz", "latin": "Latin"}
 STYLE_IDS: tuple[str, ...] = tuple(STYLE_NAMES)
 
-# %% ../nbs/00_core.ipynb #c42151dc
+# %% ../nbs/00_core.ipynb #46f906b2
 _NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
@@ -142,10 +147,38 @@ def parse_key(key: str) -> tuple[int, str]:
     tonic = (_NATURALS[match[1].upper()] + {"#": 1, "b": -1, "": 0}[match[2]]) % 12
     return tonic, "minor" if match[3] in ("minor", "min", "m") else "major"
 
-# %% ../nbs/00_core.ipynb #da02ab8e
+# %% ../nbs/00_core.ipynb #cbd685f3
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    "End this process as soon as `parent` ends, even by SIGKILL, so that no worker outlives it."
+    if sys.platform.startswith("linux"):
+        try:  # the kernel kills us when the thread that started us ends: no polling, no delay
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:  # the portable fallback: an orphan is adopted by another process, so its parent id changes
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _start_worker(parent: int, initializer: Callable[[], None] | None) -> None:
+    "A pool worker's first step: tie its life to `parent`'s, then run the caller's `initializer`."
+    die_with_parent(parent)
+    if initializer is not None:
+        initializer()
+
+# %% ../nbs/00_core.ipynb #f26ab341
 def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress: bool = True,
                  desc: str = "", initializer: Callable[[], None] | None = None, chunksize: int = 2) -> Iterator:
-    "`map` in order, in `workers` spawned processes when more than one (each first runs `initializer`), with a progress bar."
+    "`map` in order, in `workers` spawned processes when more than one (each first runs `initializer`, and dies with us), with a progress bar."
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
     from tqdm.auto import tqdm
@@ -155,7 +188,7 @@ def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress:
         if workers > 1 and len(jobs) > 1:
             # a pool whose worker dies raises BrokenProcessPool here instead of waiting forever
             pool = stack.enter_context(ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn"),
-                                                           initializer=initializer))
+                                                           initializer=functools.partial(_start_worker, os.getpid(), initializer)))
             results = pool.map(function, jobs, chunksize=chunksize)
         else:
             results = map(function, jobs)
