@@ -27,8 +27,9 @@ __all__ = ['TEMPO_READINGS', 'TEMPO_TOLERANCE', 'TEMPO_FREE', 'TEMPO_SPREAD', 'O
            'plot_camelot_wheel', 'unit_rows', 'grid_vector', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of',
            'Query', 'runner_up_key', 'centred', 'rotate_chroma', 'component_scores', 'feel', 'total_score',
            'tempo_reason', 'key_reason', 'energy_reason', 'groove_reason', 'Match', 'Recommendation', 'explain',
-           'recommend', 'plot_why', 'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'exact_scores',
-           'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of', 'shortlisted_index']
+           'recommend', 'plot_why', 'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'QueryTerms',
+           'unit_rows32', 'exact_scores', 'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of',
+           'shortlisted_index']
 
 # %% ../nbs/04_recommend.ipynb #228139f2
 TEMPO_READINGS: dict[float, str] = {1.0: "same tempo", 2.0: "double time", 0.5: "half time"}
@@ -489,28 +490,53 @@ class BeatArrays:
         return BeatArrays(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(BeatArrays)))
 
 # %% ../nbs/04_recommend.ipynb #bca0aef6
-def exact_scores(query: Query, beats: BeatArrays, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+@dataclass(frozen=True)
+class QueryTerms:
+    "What `exact_scores` needs of a query, worked out once for all the partitions it visits."
+    tempo: float
+    key_score: np.ndarray       # (24,) the key part for a beat in each key
+    style: np.ndarray           # (14,) the style part for a beat of each style
+    embedding: np.ndarray       # (d,) float32, unit
+    chroma: np.ndarray          # (24, 12) the track's chroma moved against each key's transposition
+    energy: float
+    grid: np.ndarray            # (GRID_SIZE,) float32
+    grid_length: int
+
+    @classmethod
+    def of(cls, query: Query) -> "QueryTerms":
+        a, prediction = query.analysis, query.prediction
+        table, certainty = key_fit_table(), float(np.clip(a.key_confidence, 0.0, 1.0))
+        track, runner_up = int(key_class(*query.key)), int(key_class(*runner_up_key(a)))
+        probabilities = np.array([prediction.probabilities[s] for s in STYLE_IDS])
+        # the beat's chroma moved by its transposition = the track's moved the other way: one rotation per key
+        track_chroma = unit_rows(centred(np.asarray(a.chroma, dtype=float)))
+        grid, length = padded_grid(a.rhythm_grid)
+        return cls(float(a.tempo), certainty * table[track, :, 0] + (1 - certainty) * table[runner_up, :, 0],
+                   probabilities / probabilities.max(), unit_rows(prediction.embedding).astype(np.float32),
+                   np.stack([np.roll(track_chroma, -int(s)) for s in table[track, :, 1]]).astype(np.float32), float(a.energy), grid, length)
+
+
+def unit_rows32(matrix: np.ndarray) -> np.ndarray:
+    "`unit_rows` in float32: half the memory traffic, for the many rows of a partition."
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def exact_scores(query: Query | QueryTerms, beats: BeatArrays, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
     "`total_score` of the beats `rows`, computed from the arrays alone: the same numbers `component_scores` gives."
-    a, prediction = query.analysis, query.prediction
-    bpm, key = beats.bpm[rows].astype(float), beats.key[rows]
-    tempo = tempo_fits(a.tempo, bpm)[2]
-    table, certainty = key_fit_table(), float(np.clip(a.key_confidence, 0.0, 1.0))
-    track, runner_up = int(key_class(*query.key)), int(key_class(*runner_up_key(a)))
-    key_score = certainty * table[track, key, 0] + (1 - certainty) * table[runner_up, key, 0]
-    probabilities = np.array([prediction.probabilities[s] for s in STYLE_IDS])
-    style = (probabilities / probabilities.max())[beats.style[rows]]
-    sound = (1 + beats.embedding[rows].astype(np.float32) @ unit_rows(prediction.embedding).astype(np.float32)) / 2
-    # the beat's chroma moved by its transposition = the track's moved the other way: one rotation per key
-    shift = table[track, :, 1].astype(int)
-    track_chroma = unit_rows(centred(np.asarray(a.chroma, dtype=float)))
-    rotated = np.stack([np.roll(track_chroma, -s) for s in shift])                  # (24, 12)
-    harmony = np.clip(np.einsum("ij,ij->i", beats.chroma[rows].astype(float), rotated[key]), 0, 1)
-    energy = np.clip(1 - 2 * np.abs(beats.energy[rows].astype(float) - a.energy), 0, 1)
-    track_grid, track_length = padded_grid(a.rhythm_grid)
-    groove = np.where(beats.grid_length[rows] == track_length, beats.grid[rows].astype(np.float32) @ track_grid, NEUTRAL)
-    feel = (FEEL_WEIGHTS["style"] * style + FEEL_WEIGHTS["sound"] * sound + FEEL_WEIGHTS["harmony"] * harmony
-            + FEEL_WEIGHTS["energy"] * energy + FEEL_WEIGHTS["groove"] * groove)
-    return tempo * key_score * feel
+    q = query if isinstance(query, QueryTerms) else QueryTerms.of(query)
+    key = beats.key[rows]
+    tempo = tempo_fits(q.tempo, beats.bpm[rows].astype(float))[2]
+    # vectors stored in float16 are normalised again, as `CatalogueIndex` normalises the records' own
+    sound = (1 + unit_rows32(beats.embedding[rows]) @ q.embedding) / 2
+    harmony = np.clip(np.einsum("ij,ij->i", unit_rows32(centred(beats.chroma[rows].astype(np.float32))), q.chroma[key]), 0, 1)
+    energy = np.clip(1 - 2 * np.abs(beats.energy[rows].astype(float) - q.energy), 0, 1)
+    groove = np.where(beats.grid_length[rows] == q.grid_length, unit_rows32(beats.grid[rows]) @ q.grid, NEUTRAL)
+    feel = (FEEL_WEIGHTS["style"] * q.style[beats.style[rows]] + FEEL_WEIGHTS["sound"] * sound
+            + FEEL_WEIGHTS["harmony"] * harmony + FEEL_WEIGHTS["energy"] * energy + FEEL_WEIGHTS["groove"] * groove)
+    return tempo * q.key_score[key] * feel
+
 
 # %% ../nbs/04_recommend.ipynb #25e748b2
 def reorder(values: np.ndarray, order: np.ndarray, columns: int = 16) -> np.ndarray:
@@ -551,37 +577,35 @@ class ShortlistIndex:
         parts = [BeatArrays.from_records(records) for records in catalogue.batches(batch)]
         return cls(BeatArrays.concatenate(parts) if parts else BeatArrays.from_records([]), revision)
 
-    def _bounds(self, query: Query) -> np.ndarray:
+    def _bounds(self, terms: QueryTerms) -> np.ndarray:
         "For every partition, the highest score any beat in it could reach (feel counted as 1)."
-        a = query.analysis
-        table, certainty = key_fit_table(), float(np.clip(a.key_confidence, 0.0, 1.0))
-        track, runner_up = int(key_class(*query.key)), int(key_class(*runner_up_key(a)))
-        key_bound = certainty * table[track, :, 0] + (1 - certainty) * table[runner_up, :, 0]      # (24,)
         edges = 2.0 ** ((self.first_bin + np.arange(self.n_bins + 1)) * TEMPO_BIN)
         low, high = edges[:-1] * (1 - 1e-6), edges[1:] * (1 + 1e-6)  # float32 tempos on a bin's edge stay inside
         best = np.zeros(self.n_bins)
         for reading in TEMPO_READINGS:  # the tempo in the bin nearest the track's, at each reading
-            nearest = np.clip(a.tempo * reading, low, high)
-            best = np.maximum(best, tempo_fits(a.tempo, nearest)[2])  # a fit reached in the bin: no beat in it does better
-        return (key_bound[:, None] * best[None, :]).ravel()
+            nearest = np.clip(terms.tempo * reading, low, high)
+            best = np.maximum(best, tempo_fits(terms.tempo, nearest)[2])  # a fit reached in the bin: no beat in it does better
+        return (terms.key_score[:, None] * best[None, :]).ravel()
 
     def shortlist(self, query: Query, size: int = 50, style: str | None = None) -> tuple[np.ndarray, int]:
         "Row positions of the `size` best beats, best first, and how many beats were scored to find them."
-        bounds = self._bounds(query)
-        kept_rows, kept_scores, scored = np.zeros(0, dtype=np.int64), np.zeros(0), 0
+        terms = QueryTerms.of(query)
+        bounds = self._bounds(terms)
+        order = np.argsort(-bounds, kind="stable")
+        order = order[self.starts[order + 1] > self.starts[order]]  # empty partitions never need a visit
+        kept_rows, kept_scores, scored, visited, group = np.zeros(0, dtype=np.int64), np.zeros(0), 0, 0, 4
         wanted = None if style is None else STYLE_IDS.index(style)
-        for partition in np.argsort(-bounds, kind="stable"):
-            if len(kept_scores) >= size and bounds[partition] <= kept_scores[-1]:
+        while visited < len(order):
+            if len(kept_scores) >= size and bounds[order[visited]] <= kept_scores[-1]:
                 break  # no beat further down can enter the shortlist
-            start, stop = self.starts[partition], self.starts[partition + 1]
-            if start == stop:
-                continue
-            scores = exact_scores(query, self.beats, slice(start, stop))
-            scored += stop - start
+            # a few partitions at a time (more as the search goes on): one NumPy call for them all
+            batch, visited, group = order[visited:visited + group], visited + group, group * 2
+            rows = np.concatenate([np.arange(self.starts[p], self.starts[p + 1]) for p in batch])
+            scores = exact_scores(terms, self.beats, rows)
+            scored += len(rows)
             if wanted is not None:
-                scores = np.where(self.beats.style[start:stop] == wanted, scores, -np.inf)
-            rows = np.concatenate([kept_rows, np.arange(start, stop)])
-            scores = np.concatenate([kept_scores, scores])
+                scores = np.where(self.beats.style[rows] == wanted, scores, -np.inf)
+            rows, scores = np.concatenate([kept_rows, rows]), np.concatenate([kept_scores, scores])
             top = np.argsort(-scores, kind="stable")[:size]
             top = top[np.isfinite(scores[top])]
             kept_rows, kept_scores = rows[top], scores[top]

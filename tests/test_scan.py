@@ -107,35 +107,41 @@ def test_cli_names_a_missing_source(tmp_path, capsys):
 
 # --- a real Ray cluster on this machine ---------------------------------------------------------------------
 
+# a cluster on 127.0.0.1 for the test's own processes: no token (a token file left in ~/.ray by another local Ray
+# would otherwise switch the head to token authentication while its clients stay without one)
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     "A Ray head started with `ray start --head --block` on a free port, its processes in a session of their own."
     need("ray", "the scan on a cluster")
     port = free_port()
     temp = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths must fit in 107 characters
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-                        "RAY_USAGE_STATS_ENABLED": "0"}
+    env = os.environ | RAY_ENV | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     ray_bin = str(Path(sys.executable).parent / "ray")
     head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
                              "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
                             env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert head.poll() is None, f"ray start failed: {head.stderr.read().decode()[-2000:]}"
-        if subprocess.run([ray_bin, "status", f"--address={address}"], env=env, capture_output=True).returncode == 0:
-            break
-        time.sleep(1)
-    else:
-        pytest.fail("the Ray head did not answer within 90 s")
-    yield address
-    os.killpg(head.pid, signal.SIGTERM)  # --block stops the cluster's processes when it is told to stop
     try:
-        head.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(head.pid, signal.SIGKILL)
-        head.wait()
-    shutil.rmtree(temp, ignore_errors=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert head.poll() is None, f"ray start failed: {head.stderr.read().decode()[-2000:]}"
+            if subprocess.run([ray_bin, "status", f"--address={address}"], env=env, capture_output=True).returncode == 0:
+                break
+            time.sleep(1)
+        else:
+            pytest.fail("the Ray head did not answer within 90 s")
+        yield address
+    finally:  # also when the head never answered: nothing of it may outlive the tests
+        os.killpg(head.pid, signal.SIGTERM)  # --block stops the cluster's processes when it is told to stop
+        try:
+            head.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_scan_on_a_ray_cluster_matches_the_local_pool(tmp_path, ray_cluster, env):
@@ -143,7 +149,8 @@ def test_scan_on_a_ray_cluster_matches_the_local_pool(tmp_path, ray_cluster, env
     from beat_selection.scan import read_scan
     paths = make_library(tmp_path / "music", distinct=3)
     run = subprocess.run(beat_select() + ["scan", str(tmp_path / "music"), "--out", str(tmp_path / "on-ray"),
-                                          "--ray", ray_cluster], env=env, capture_output=True, text=True, timeout=240)
+                                          "--ray", ray_cluster], env=env | RAY_ENV, capture_output=True, text=True,
+                         timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "3 analysed, 1 reused" in run.stdout, run.stdout
     on_ray = {r["path"]: r for r in read_scan(tmp_path / "on-ray").to_pylist()}
