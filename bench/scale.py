@@ -43,6 +43,7 @@ import argparse
 import csv
 import json
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -232,8 +233,12 @@ def scan_throughput(count: int, seconds: float, with_ray: bool) -> list[dict]:
                 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance: no token written to ~/.ray
                 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
                 options = {"ray_address": "auto"}
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             report = scan(library, out, progress=False, **options)
-            rows.append({"run": name, "files": count, "seconds": report.seconds, "files_per_s": report.files_per_second})
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # local pools only: Ray's workers are not our children
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            rows.append({"run": name, "files": count, "seconds": report.seconds, "files_per_s": report.files_per_second,
+                         "worker_cpu_s": cpu if "ray_address" not in options else None})
             print(f"  {name}: {count} files in {report.seconds:.1f} s", file=sys.stderr)
     return rows
 
@@ -282,9 +287,11 @@ def main() -> None:
         scans = scan_throughput(args.scan_files, args.scan_seconds, with_ray=not args.skip_ray)
         one = scans[0]["files_per_s"]
         print(f"\n### Scan (`python bench/scale.py {' '.join(sys.argv[1:])}`; {os.cpu_count()} cores, shared with other work)\n")
-        print("| scan | files | seconds | files/s | vs 1 process |\n|---|---|---|---|---|")
+        # CPU seconds the workers got over the wall time: how many cores the machine actually gave the scan
+        print("| scan | files | seconds | files/s | vs 1 process | workers' CPU s (cores used) |\n|---|---|---|---|---|---|")
         for s in scans:
-            print(f"| {s['run']} | {s['files']} | {s['seconds']:.1f} | {s['files_per_s']:.2f} | {s['files_per_s'] / one:.2f}x |")
+            cpu = f"{s['worker_cpu_s']:.1f} ({s['worker_cpu_s'] / s['seconds']:.2f})" if s["worker_cpu_s"] is not None else "-"
+            print(f"| {s['run']} | {s['files']} | {s['seconds']:.1f} | {s['files_per_s']:.2f} | {s['files_per_s'] / one:.2f}x | {cpu} |")
 
 
 def recommendation_sizes(args: argparse.Namespace) -> None:
