@@ -5,8 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
-# librosa's numba functions are compiled once and cached here; parallel first compiles can corrupt a cache.
-export NUMBA_CACHE_DIR := $(CURDIR)/.venv/numba-cache
 
 .PHONY: setup optional-packages test check-sync nbtest pytest serve bench train train-tempo lab clean lint docker docker-smoke nbval carousel
 

@@ -8,54 +8,63 @@ Docs: https://beat-selection.github.io/beat_selection/api.html.md"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
+import signal
+import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal
 
 import multiprocessing
+from multiprocessing.connection import Connection
 import numpy as np
 from fastapi import Depends, FastAPI, Header, Query as QueryParam, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from . import __version__
 from .audio import AudioError, AudioLimits, load_audio
-from .beats import STYLE_IDS, STYLE_NAMES
+from .core import STYLE_IDS, STYLE_NAMES
 from .catalogue import (
     AUDIO_FORMATS, BeatRecord, Catalogue, ReadOnlyCatalogueError, catalogue_dir, default_catalogue, encode_audio, new_record)
 from .recommend import Query, index_of, recommend
 
 # %% auto #0
-__all__ = ['STATUS_CODES', 'MULTIPART_SLACK', 'log', 'ONE_THREAD', 'UPLOAD_ROUTES', 'FILE_FIELD', 'MAX_PARTS', 'MALFORMED',
-           'MISSING_FILE', 'FILE_SCHEMA', 'StyleId', 'DEMO_PAGE', 'app', 'Settings', 'ApiError', 'ErrorBody',
-           'ErrorResponse', 'error_response', 'validation_message', 'install_error_handlers', 'BodyLimit', 'send_error',
-           'JsonLogFormatter', 'configure_logging', 'Metrics', 'route_of', 'RequestContext', 'warm_up',
-           'describe_upload', 'describe_new_beat', 'served_embedding_size', 'AnalysisPool', 'Service', 'RefuseWhenBusy',
-           'MultipartUpload', 'Upload', 'validated_form', 'received', 'upload_body', 'StyleProbability', 'BeatSummary',
+__all__ = ['STATUS_CODES', 'STATUS_MESSAGES', 'MULTIPART_SLACK', 'EVICT_BELOW_RATE', 'log', 'ONE_THREAD', 'PR_SET_PDEATHSIG',
+           'UPLOAD_ROUTES', 'FILE_FIELD', 'MAX_PARTS', 'MALFORMED', 'MISSING_FILE', 'FILE_SCHEMA', 'StyleId',
+           'DEMO_PAGE', 'KEY_PATTERN', 'app', 'Settings', 'ApiError', 'ErrorBody', 'ErrorResponse', 'error_response',
+           'validation_message', 'allowed_methods', 'install_error_handlers', 'UploadInProgress', 'BodyLimit',
+           'send_error', 'JsonLogFormatter', 'configure_logging', 'Metrics', 'route_of', 'RequestContext', 'warm_up',
+           'describe_upload', 'describe_new_beat', 'served_embedding_size', 'die_with_parent', 'worker_main',
+           'WorkerLost', 'Worker', 'AnalysisPool', 'Service', 'client_of', 'RefuseWhenBusy', 'MultipartUpload',
+           'Upload', 'validated_form', 'received', 'without_null', 'upload_body', 'StyleProbability', 'BeatSummary',
            'MatchOut', 'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage', 'beat_out', 'RecommendForm',
-           'NewBeatForm', 'service_of', 'check_api_key', 'add_routes', 'find_beat', 'create_app']
+           'NewBeatForm', 'service_of', 'check_api_key', 'add_routes', 'find_beat', 'heavy', 'create_app',
+           'openapi_without_nulls']
 
 # %% ../nbs/05_api.ipynb #209cd6e5
 class Settings(BaseSettings):
@@ -67,10 +76,27 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1, le=64,
                       description="analysis processes")
     queue: int = Field(8, ge=0, description="requests that may wait for a busy worker; beyond this, 503")
-    analysis_timeout: float = Field(60.0, gt=0, description="seconds one analysis may take before its worker is replaced")
+    max_decoded_samples: int = Field(120_000_000, gt=0,
+                                     description="channels × sample rate × seconds decoded at most, judged from the header; beyond, 413")
+    analysis_cpu_seconds: float = Field(30.0, gt=0, description="CPU seconds one analysis may use; beyond, its worker is "
+                                        "killed and replaced, and the answer is 422 too_costly")
+    analysis_timeout: float = Field(60.0, gt=0, description="seconds one analysis may take (a starved or stuck worker) "
+                                    "before its worker alone is killed and replaced; 503")
+    heavy_upload_bytes: int = Field(8_000_000, gt=0, description="uploads larger than this use at most workers - 1 "
+                                    "workers, so that ordinary ones always find one")
+    worker_start_timeout: float = Field(300.0, gt=0, description="seconds a new worker may take to warm up")
+    unhealthy_after: float = Field(30.0, gt=0, description="seconds without a working analysis pool before /health fails")
     upload_idle_timeout: float = Field(15.0, gt=0, description="seconds an upload may stall before 408")
     upload_timeout: float = Field(120.0, gt=0, description="seconds a whole upload may take before 408")
+    min_upload_rate: int = Field(4_096, ge=0, description="bytes per second an upload must average after "
+                                 "`upload_rate_grace` seconds; slower, 408 (0: no minimum)")
+    upload_rate_grace: float = Field(10.0, ge=0, description="seconds before the minimum upload rate applies")
     max_uploads: int = Field(32, ge=1, description="uploads received at once (bodies still arriving or waiting); beyond, 503")
+    max_uploads_per_client: int = Field(4, ge=1, description="uploads one client may have in progress at once; beyond, 429")
+    slow_client_cooldown: float = Field(30.0, ge=0, description="seconds a client whose upload was cut off as too slow "
+                                        "may not start another (429)")
+    trust_proxy: bool = Field(False, description="behind a reverse proxy: the client is the last X-Forwarded-For hop, "
+                              "the one the proxy appended (never set it when clients reach the server directly)")
     catalogue: Path | None = Field(None, description="catalogue folder; default: a versioned folder of the cache")
     catalogue_per_style: int = Field(24, ge=1, description="default beats per style generated into an empty catalogue")
     api_key: SecretStr | None = Field(None, description="key for POST /beats; adding beats is off when unset")
@@ -87,7 +113,7 @@ class Settings(BaseSettings):
 
     @property
     def audio_limits(self) -> AudioLimits:
-        return AudioLimits(max_seconds=self.max_audio_seconds)
+        return AudioLimits(max_seconds=self.max_audio_seconds, max_decoded_samples=self.max_decoded_samples)
 
 # %% ../nbs/05_api.ipynb #12ac4956
 class ApiError(HTTPException):
@@ -110,6 +136,7 @@ class ErrorResponse(BaseModel):
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 408: "request_timeout", 413: "too_large", 415: "unsupported_format",
                 422: "invalid_request", 429: "too_many_requests", 503: "unavailable"}
+STATUS_MESSAGES = {404: "there is nothing at this path", 405: "this path does not take this method"}
 
 
 def error_response(request: Request, status: int, code: str, message: str,
@@ -122,20 +149,39 @@ def validation_message(exc: RequestValidationError) -> str:
     "FastAPI's list of validation errors as one line: 'query.limit: Input should be less than or equal to 100'."
     parts = []
     for e in exc.errors()[:5]:
+        if e.get("type") == "extra_forbidden":  # its location is a name the client made up: not repeated
+            parts.append("the form has a field this endpoint does not take")
+            continue
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         parts.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg", "invalid")))
     return "; ".join(parts) or "invalid request"
 
 
+def allowed_methods(request: Request) -> str:
+    "Every method some route takes at this path: Starlette's 405 names only the first route's (`GET` for /beats)."
+    methods = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and getattr(route, "methods", None) and getattr(route, "include_in_schema", True):
+            methods |= route.methods - {"HEAD"}  # HEAD is Starlette's courtesy, not in the schema
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    "JSON errors for everything, with the request id."
+    "JSON errors for everything, with the request id; messages of our own, never the client's bytes."
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         code = getattr(exc, "code", None) or STATUS_CODES.get(exc.status_code, "error")
-        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if isinstance(exc, ApiError):
+            message = exc.detail
+        else:  # raised by Starlette or FastAPI, whose details may quote the request
+            message = STATUS_MESSAGES.get(exc.status_code, "the request was refused")
         if exc.status_code == 400 and isinstance(exc.__cause__, Exception):
             message = "the request body could not be parsed as multipart form data"
-        return error_response(request, exc.status_code, code, message, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(request, exc.status_code, code, message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
@@ -154,11 +200,30 @@ def install_error_handlers(app: FastAPI) -> None:
 MULTIPART_SLACK = 64 * 1024  # room for the multipart envelope and form fields around the file
 
 
+@dataclass(eq=False)
+class UploadInProgress:
+    "A body being received: how fast it comes, and a way to end it when a faster upload needs its place."
+    client: str
+    started: float = field(default_factory=time.monotonic)
+    received: int = 0
+    complete: bool = False
+    evicted: asyncio.Event = field(default_factory=asyncio.Event)
+    cut_off: bool = False  # ended by a 408: too slow, stalled or evicted
+
+    def rate(self, now: float) -> float:
+        return self.received / max(now - self.started, 1e-3)
+
+
+EVICT_BELOW_RATE = 64 * 1024  # bytes/s: when the server is full, an upload slower than this may lose its place
+
+
 class BodyLimit:
-    "ASGI middleware: a byte limit and an upload deadline on every request body."
-    def __init__(self, app, max_bytes: int, idle_timeout: float, total_timeout: float):
+    "ASGI middleware: a byte limit, an upload deadline and a minimum upload rate on every request body."
+    def __init__(self, app, max_bytes: int, idle_timeout: float, total_timeout: float, min_rate: float = 0.0,
+                 rate_grace: float = 0.0):
         self.app, self.max_bytes = app, max_bytes + MULTIPART_SLACK
         self.idle_timeout, self.total_timeout = idle_timeout, total_timeout
+        self.min_rate, self.rate_grace = min_rate, rate_grace
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -166,27 +231,46 @@ class BodyLimit:
         announced = dict(scope.get("headers") or []).get(b"content-length", b"")
         if announced.isdigit() and int(announced) > self.max_bytes:
             return await send_error(scope, send, 413, "too_large", self._too_large())  # the body is never read
-        received, complete, deadline = 0, False, time.monotonic() + self.total_timeout
+        # an upload route's entry, made by `RefuseWhenBusy`, which may end it when the server is full
+        upload = scope.get("state", {}).get("upload") or UploadInProgress("")
+        deadline = upload.started + self.total_timeout
 
         async def limited_receive():
-            nonlocal received, complete
-            if complete:  # the body is in: later calls only watch for a disconnect (a slow download is fine)
+            if upload.complete:  # the body is in: later calls only watch for a disconnect (a slow download is fine)
                 return await receive()
-            wait = min(self.idle_timeout, deadline - time.monotonic())
-            try:
-                message = await asyncio.wait_for(receive(), timeout=max(wait, 0.001))
-            except asyncio.TimeoutError:
-                raise ApiError(408, "request_timeout", "the upload stalled or took too long") from None
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            now = time.monotonic()
+            limits = {"stalled": now + self.idle_timeout, "total": deadline}
+            if self.min_rate:  # when the bytes received so far stop covering the minimum rate
+                limits["rate"] = upload.started + self.rate_grace + upload.received / self.min_rate
+            hit = min(limits, key=limits.get)
+            message = asyncio.ensure_future(receive())
+            evicted = asyncio.ensure_future(upload.evicted.wait())
+            await asyncio.wait({message, evicted}, timeout=max(limits[hit] - now, 0.001),
+                               return_when=asyncio.FIRST_COMPLETED)
+            evicted.cancel()
+            if not message.done():
+                message.cancel()
+                upload.cut_off = True
+                raise ApiError(408, "request_timeout", self._too_slow("evicted" if upload.evicted.is_set() else hit))
+            message = message.result()
+            upload.received += len(message.get("body", b""))
+            if upload.received > self.max_bytes:
                 raise ApiError(413, "too_large", self._too_large())
-            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            upload.complete = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
         await self.app(scope, limited_receive, send)
 
     def _too_large(self) -> str:
-        return f"the request body is larger than {self.max_bytes - MULTIPART_SLACK:,} bytes"
+        return (f"the request body is larger than {self.max_bytes:,} bytes, the limit "
+                f"(a file of up to {self.max_bytes - MULTIPART_SLACK:,} bytes and its form)")
+
+    def _too_slow(self, limit: str) -> str:
+        return {"stalled": f"the upload stalled for {self.idle_timeout:g} s, the limit",
+                "total": f"the upload took longer than {self.total_timeout:g} s, the limit",
+                "rate": f"the upload was slower than {self.min_rate:,.0f} bytes/s, the minimum",
+                "evicted": f"the server was receiving its limit of uploads, and this one was the slowest, under "
+                           f"{EVICT_BELOW_RATE:,} bytes/s"}[limit]
 
 
 async def send_error(scope, send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
@@ -198,6 +282,7 @@ async def send_error(scope, send, status: int, code: str, message: str, headers:
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close"), *extra]})
     await send({"type": "http.response.body", "body": body})
+
 
 # %% ../nbs/05_api.ipynb #bf32026e
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -272,10 +357,8 @@ class RequestContext:
 
 # %% ../nbs/05_api.ipynb #dcdc9a73
 def warm_up() -> None:
-    "Run in each worker as it starts: compile the analysis (taking turns on a cold cache) and load the model."
-    from beat_selection.beats import warm_analysis
+    "Run in each worker as it starts: import the analysis and load the model, so the first request pays for neither."
     from beat_selection.model import describe
-    warm_analysis()
     noise = np.random.default_rng(0).standard_normal(22_050 * 3).astype(np.float32) * 0.1
     describe(noise)
 
@@ -303,49 +386,250 @@ def served_embedding_size() -> int:
 
 # The pool parallelises over requests; thread pools inside each worker would only fight over the same cores.
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _noop() -> None:
-    return None
+# %% ../nbs/05_api.ipynb #6b1519d1
+def die_with_parent(parent: int) -> None:
+    "End this process as soon as `parent` (the server) ends, even by SIGKILL, so that no worker outlives it."
+    if sys.platform.startswith("linux"):
+        try:  # the kernel kills us when the thread that started us ends: no polling, no delay
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:  # the portable fallback: an orphan is adopted by another process, so its parent id changes
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
+def _limit_cpu(seconds: float | None) -> None:
+    "Let this process use `seconds` more CPU, all its threads together (None: no limit); past it, SIGPROF ends it."
+    # the profiling timer counts CPU, not wall time, to the microsecond (RLIMIT_CPU counts whole seconds);
+    # nothing in a worker installs a SIGPROF handler, so its default action, ending the process, applies
+    signal.setitimer(signal.ITIMER_PROF, seconds or 0)
+
+
+def worker_main(conn: Connection, parent: int, cpu_seconds: float) -> None:
+    "A worker's life: die with the server, warm up, then run one job at a time from `conn` within `cpu_seconds` each."
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the whole group: the server decides
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)  # over its CPU budget, a job ends its worker (see `_limit_cpu`)
+    try:
+        warm_up()
+    except Exception as e:
+        conn.send(("failed", type(e).__name__))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            function, args = conn.recv()
+        except (EOFError, OSError):  # the server closed its end: nothing more to do
+            return
+        _limit_cpu(cpu_seconds)
+        try:
+            answer = ("ok", function(*args))
+        except AudioError as e:  # the client's file: the server answers with its status
+            answer = ("audio_error", e)
+        except Exception as e:  # our bug, or a file the analysis cannot cope with: logged in full, answered 422
+            answer = ("failed", f"{type(e).__name__}\n{traceback.format_exc()}")
+        finally:
+            _limit_cpu(None)
+        conn.send(answer)
+
+
+class WorkerLost(Exception):
+    "The worker process ended while it held a job."
+    def __init__(self, exitcode: int | None):
+        super().__init__(f"exit code {exitcode}")
+        self.exitcode = exitcode
+
+
+class Worker:
+    "One analysis process and the pipe to it: it runs one job at a time, and can be killed and replaced alone."
+    def __init__(self, cpu_seconds: float):
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter, never a fork of a server with threads
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=worker_main, args=(child, os.getpid(), cpu_seconds),
+                                       name="beat-selection-worker", daemon=True)
+        self.process.start()
+        child.close()
+
+    async def _readable(self, timeout: float) -> bool:
+        "Wait up to `timeout` s for a message (or the end of the pipe) without blocking the event loop."
+        loop, fd = asyncio.get_running_loop(), self.conn.fileno()
+        ready = loop.create_future()
+        loop.add_reader(fd, lambda: ready.done() or ready.set_result(True))
+        try:
+            return await asyncio.wait_for(ready, timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            loop.remove_reader(fd)
+
+    async def receive(self, timeout: float) -> tuple:
+        "The next message; `WorkerLost` if the process ended, `TimeoutError` after `timeout` s."
+        if not await self._readable(timeout):
+            raise TimeoutError
+        try:
+            os.set_blocking(self.conn.fileno(), True)  # uvloop's reader left it non-blocking: a big answer arrives in parts
+            return await asyncio.to_thread(self.conn.recv)  # a new beat's audio can be megabytes: off the loop
+        except (EOFError, OSError):
+            self.process.join(1)
+            raise WorkerLost(self.process.exitcode) from None
+
+    async def call(self, function, args: tuple, timeout: float) -> tuple:
+        "Run `function(*args)` in this worker; the answer message. Cancelled or late, the worker is killed."
+        try:
+            os.set_blocking(self.conn.fileno(), True)
+            self.conn.send((function, args))
+        except OSError:  # it died while idle
+            self.process.join(1)
+            raise WorkerLost(self.process.exitcode) from None
+        try:
+            return await self.receive(timeout)
+        except WorkerLost:
+            raise
+        except BaseException:
+            self.kill()  # a job it is still running, or an answer nobody reads: it cannot serve again
+            raise
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(2)
+        self.conn.close()
+
+
+# %% ../nbs/05_api.ipynb #d830e873
 class AnalysisPool:
-    "A bounded pool of warmed-up analysis processes."
-    def __init__(self, workers: int, queue: int, timeout: float, metrics: Metrics | None = None):
-        self.workers, self.capacity, self.timeout, self.metrics = workers, workers + queue, timeout, metrics
+    "Warmed-up analysis processes, each killed and replaced alone; a bounded waiting line; a lane for heavy files."
+    def __init__(self, workers: int, queue: int, timeout: float, metrics: Metrics | None = None, cpu_seconds: float = 30.0,
+                 start_timeout: float = 300.0):
+        self.size, self.capacity, self.timeout, self.metrics = workers, workers + queue, timeout, metrics
+        self.cpu_seconds, self.start_timeout = cpu_seconds, start_timeout
         self.pending = 0
-        self.running = asyncio.Semaphore(workers)  # the waiting line is here, so the timeout counts only the analysis
-        self.executor = self._start()
-
-    def _start(self) -> ProcessPoolExecutor:
+        self.idle: asyncio.Queue[Worker] = asyncio.Queue()
+        self.heavy = asyncio.Semaphore(max(1, workers - 1))  # big files never take the last worker
+        self.live: set[Worker] = set()      # warmed up: idle or busy
+        self.starting = 0
+        self.failures = 0                   # worker starts that failed in a row
+        self.unable_since: float | None = None  # since when no worker is live and starting them fails
+        self.last_failure = ""
+        self.closed = False
+        self._tasks: set[asyncio.Task] = set()
         for variable in ONE_THREAD:  # read by the workers as they start: one request, one core
             os.environ.setdefault(variable, "1")
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up)
+
+    def start(self) -> None:
+        "Start every worker; each joins the idle line once warm."
+        for _ in range(self.size - len(self.live) - self.starting):
+            self._replace()
 
     async def warm(self) -> None:
-        "Start every worker now (each warms up as it starts) and wait until they all answer."
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self.executor, _noop) for _ in range(self.workers)))
+        "Wait until every worker is warm; raise if starting one fails (the service retries)."
+        self.start()
+        while len(self.live) < self.size:
+            if self.failures:
+                raise RuntimeError(f"an analysis worker could not start: {self.last_failure}")
+            await asyncio.sleep(0.05)
 
-    async def run(self, function, *args):
-        "`function(*args)` in a worker; 503 when the pool is full, the worker died or the analysis overran."
+    def _replace(self) -> None:
+        "Start a worker in the background: with backoff after failures, so a broken install does not spin."
+        self.starting += 1
+        task = asyncio.get_running_loop().create_task(self._start_one())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start_one(self) -> None:
+        try:
+            if self.failures:
+                await asyncio.sleep(min(60.0, 0.5 * 2 ** self.failures))
+            if self.closed:
+                return
+            worker = None
+            try:
+                worker = Worker(self.cpu_seconds)  # started from the event loop's thread: PDEATHSIG follows that thread
+                kind, detail = await worker.receive(self.start_timeout)
+            except Exception as e:  # it died warming up, took too long, or could not even be started
+                kind, detail = "failed", type(e).__name__
+            if kind != "ready":
+                if worker is not None:
+                    worker.kill()
+                self.failures += 1
+                self.last_failure = str(detail)
+                if not self.live and self.unable_since is None:
+                    self.unable_since = time.monotonic()
+                log.error("worker start failed", extra={"fields": {"reason": str(detail), "failures": self.failures}})
+                if not self.closed:
+                    self._replace()
+                return
+            if self.closed:
+                worker.kill()
+                return
+            self.failures, self.unable_since = 0, None
+            self.live.add(worker)
+            self.idle.put_nowait(worker)
+        finally:
+            self.starting -= 1
+
+    def _retire(self, worker: Worker) -> None:
+        "A worker that died, overran or was cancelled: kill it and start another."
+        worker.kill()
+        self.live.discard(worker)
+        if not self.live and self.failures and self.unable_since is None:
+            self.unable_since = time.monotonic()
+        if not self.closed:
+            self._replace()
+
+    async def run(self, function, *args, heavy: bool = False):
+        "`function(*args)` in a worker: its answer, or the error to send (busy, over budget, crashed twice)."
         if self.pending >= self.capacity:
             if self.metrics: self.metrics.rejected.inc()
             raise ApiError(503, "busy", "every analysis worker is busy; try again shortly", {"Retry-After": "1"})
         self._count(+1)
         try:
-            async with self.running:
-                executor = self.executor
-                future = asyncio.get_running_loop().run_in_executor(executor, function, *args)
-                try:
-                    return await asyncio.wait_for(future, self.timeout)
-                except asyncio.TimeoutError:
-                    self.restart(executor)
-                    raise ApiError(503, "timeout", f"the analysis took longer than {self.timeout:g} s",
-                                   {"Retry-After": "5"}) from None
-                except BrokenProcessPool:
-                    self.restart(executor)
-                    raise ApiError(503, "worker_lost", "an analysis worker stopped; try again", {"Retry-After": "2"}) from None
+            async with (self.heavy if heavy else contextlib.nullcontext()):
+                for attempt in (1, 2):  # a worker killed from outside is retried once; a file that kills two is refused
+                    try:  # a worker frees up within one analysis's time, unless none can start
+                        worker = await asyncio.wait_for(self.idle.get(), self.timeout)
+                    except asyncio.TimeoutError:
+                        raise ApiError(503, "unavailable", "no analysis worker could be started; try again later",
+                                       {"Retry-After": "30"}) from None
+                    try:
+                        kind, payload = await worker.call(function, args, self.timeout)
+                    except WorkerLost as lost:
+                        self._retire(worker)
+                        log.warning("analysis worker ended", extra={"fields": {"exitcode": lost.exitcode, "attempt": attempt}})
+                        if lost.exitcode == -signal.SIGPROF:
+                            raise ApiError(422, "too_costly", f"the analysis of this file used more than "
+                                           f"{self.cpu_seconds:g} s of CPU, the limit") from None
+                        if attempt == 2:
+                            raise ApiError(422, "analysis_crashed", "the analysis stopped twice on this file") from None
+                        continue
+                    except TimeoutError:
+                        self._retire(worker)
+                        raise ApiError(503, "timeout", f"the analysis took longer than {self.timeout:g} s; try again later",
+                                       {"Retry-After": "5"}) from None
+                    except BaseException:  # cancelled: the worker is dead already (see `Worker.call`)
+                        self._retire(worker)
+                        raise
+                    self.idle.put_nowait(worker)
+                    if kind == "ok":
+                        return payload
+                    if kind == "audio_error":
+                        raise payload
+                    log.error("analysis failed", extra={"fields": {"exception": payload}})
+                    raise ApiError(422, "analysis_failed", "the analysis could not make sense of this audio")
         finally:
             self._count(-1)
 
@@ -353,21 +637,20 @@ class AnalysisPool:
         self.pending += step
         if self.metrics: self.metrics.pending.set(self.pending)
 
-    def restart(self, failed: ProcessPoolExecutor) -> None:
-        "Replace the workers of `failed` (once, however many requests saw it fail); requests in flight get 503."
-        if failed is not self.executor:
-            return
-        old, self.executor = self.executor, self._start()
-        for process in list(getattr(old, "_processes", {}).values()):  # the executor has no public way to stop a busy worker
-            process.terminate()
-        old.shutdown(wait=False, cancel_futures=True)
-
     def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for worker in list(self.live):
+            worker.kill()
+        while not self.idle.empty():
+            self.idle.get_nowait().kill()
+        self.live.clear()
+
 
 # %% ../nbs/05_api.ipynb #7a5447de
 class Service:
-    "Everything the endpoints share."
+    "Everything the endpoints share, and whether the service can serve."
     def __init__(self, settings: Settings):
         self.settings, self.metrics = settings, Metrics()
         self.pool: AnalysisPool | None = None
@@ -375,32 +658,65 @@ class Service:
         self.status = "starting"
         self.ready = threading.Event()
         self.started = time.monotonic()
+        self.failing_since: float | None = None  # since when the start keeps failing
 
     async def start(self) -> None:
-        try:
-            await self._start()
-        except Exception as e:
-            self.status = f"start-up failed ({type(e).__name__}); see the server log"
-            raise
+        "Start, and on failure start again after 1, 2, 4 ... 60 s, saying why in `status`."
+        delay, attempt = 1.0, 0
+        while True:
+            attempt += 1
+            try:
+                return await self._start()
+            except Exception as e:
+                if self.pool is not None:
+                    self.pool.close()
+                    self.pool = None
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                self.status = f"start-up failed ({type(e).__name__}); next try in {delay:g} s (attempt {attempt})"
+                log.error("start-up failed", exc_info=e, extra={"fields": {"attempt": attempt, "retry_in": delay}})
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 60.0)
 
     async def _start(self) -> None:
         s = self.settings
-        self.pool = AnalysisPool(s.workers, s.queue, s.analysis_timeout, self.metrics)
-        catalogue = Catalogue(s.catalogue_path)
+        self.status = "starting the analysis workers"
+        self.pool = AnalysisPool(s.workers, s.queue, s.analysis_timeout, self.metrics, s.analysis_cpu_seconds,
+                                 s.worker_start_timeout)
+        self.pool.start()  # workers warm up while the catalogue opens
+        catalogue = await asyncio.to_thread(Catalogue, s.catalogue_path)
         if len(catalogue) == 0:
             self.status = "generating the default catalogue (first start only)"
             await asyncio.to_thread(default_catalogue, s.catalogue_per_style, s.catalogue_path, None, s.workers, False)
         self.status = "loading the catalogue and warming the workers"
-        # a worker that cannot start must fail the start, not hang it
-        await asyncio.wait_for(asyncio.gather(self.pool.warm(), asyncio.to_thread(index_of, catalogue)), s.analysis_timeout)
+        await asyncio.gather(self.pool.warm(), asyncio.to_thread(index_of, catalogue))
         # a catalogue described by another style model fails the start, not every request
         index_of(catalogue).require_embedding_size(await self.pool.run(served_embedding_size))
         self.catalogue = catalogue
         self.metrics.catalogue.set(len(catalogue))
-        self.status = "ready"
+        self.status, self.failing_since = "ready", None
         self.ready.set()
         log.info("ready", extra={"fields": {"seconds": round(time.monotonic() - self.started, 2), "beats": len(catalogue),
                                             "workers": s.workers}})
+
+    def unable_since(self) -> float | None:
+        "Since when the service cannot serve (its start failing, or no worker alive and none able to start); None: it can."
+        if self.failing_since is not None:
+            return self.failing_since
+        return self.pool.unable_since if self.ready.is_set() and self.pool is not None else None
+
+    def healthy(self) -> bool:
+        since = self.unable_since()
+        return since is None or time.monotonic() - since < self.settings.unhealthy_after
+
+    def why_not_ready(self) -> str | None:
+        "Why `/ready` is not 200, or None."
+        if not self.ready.is_set() or self.pool is None:
+            return self.status
+        if not self.pool.live:
+            failing = f"; starting one failed {self.pool.failures} times ({self.pool.last_failure})" if self.pool.failures else ""
+            return f"no analysis worker is running{failing}"
+        return None
 
     def busy(self) -> bool:
         "Every worker and every waiting place taken."
@@ -415,28 +731,83 @@ class Service:
         if self.pool is not None:
             self.pool.close()
 
+
 # %% ../nbs/05_api.ipynb #7c9e0349
 UPLOAD_ROUTES = frozenset({"/analyze", "/recommend", "/beats"})
 
 
+def client_of(scope: dict, trust_proxy: bool = False) -> str:
+    "Who sent a request: its peer address, or behind a trusted proxy the last `X-Forwarded-For` hop."
+    if trust_proxy:
+        forwarded = b",".join(v for k, v in scope.get("headers") or [] if k == b"x-forwarded-for").decode("latin-1")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
 class RefuseWhenBusy:
-    "ASGI middleware: 503 for an upload while the pool is full, or while too many uploads are still arriving."
+    "ASGI middleware: refuse an upload before its body is read when the pool is full or too many uploads arrive."
     def __init__(self, app, service: Service):
         self.app, self.service = app, service
-        self.uploading = 0
+        self.uploads: set[UploadInProgress] = set()
+        self.per_client: dict[str, int] = {}
+        self.cooling: dict[str, float] = {}  # client -> until when it may not upload, after an upload cut off as too slow
+
+    def cool_down(self, client: str, now: float) -> None:
+        "Refuse `client`'s uploads for a while: slow clients that reconnect at once would take every place again."
+        if len(self.cooling) > 10_000:  # bounded: forget the expired, else the oldest
+            self.cooling = {c: t for c, t in self.cooling.items() if t > now} or {}
+            while len(self.cooling) > 10_000:
+                self.cooling.pop(next(iter(self.cooling)))
+        self.cooling[client] = now + self.service.settings.slow_client_cooldown
+
+    def evict_slowest(self) -> bool:
+        "End the slowest upload still arriving, if it has had a second and is under `EVICT_BELOW_RATE`; True if one was."
+        now = time.monotonic()
+        arriving = [u for u in self.uploads if not u.complete and not u.evicted.is_set() and now - u.started > 1.0]
+        slowest = min(arriving, key=lambda u: u.rate(now), default=None)
+        if slowest is None or slowest.rate(now) >= EVICT_BELOW_RATE:
+            return False
+        slowest.evicted.set()
+        return True
 
     async def __call__(self, scope, receive, send):
         if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in UPLOAD_ROUTES):
             return await self.app(scope, receive, send)
-        if self.service.busy() or self.uploading >= self.service.settings.max_uploads:
+        s = self.service.settings
+        client = client_of(scope, s.trust_proxy)
+        refusal, now = None, time.monotonic()
+        if self.cooling.get(client, 0) > now:
+            refusal = (429, "too_slow_recently", "an upload of this client was cut off as too slow; try again in "
+                       f"{s.slow_client_cooldown:g} s at most", str(math.ceil(self.cooling[client] - now)))
+        elif self.per_client.get(client, 0) >= s.max_uploads_per_client:
+            refusal = (429, "too_many_uploads", f"this client already has {s.max_uploads_per_client} uploads in progress, "
+                       "the limit per client", "2")
+        elif self.service.busy():
+            refusal = (503, "busy", "every analysis worker is busy and the waiting line is full; try again shortly", "1")
+        elif len(self.uploads) >= s.max_uploads and not self.evict_slowest():
+            refusal = (503, "too_many_uploads", f"the server is receiving {s.max_uploads} uploads, the limit; "
+                       "try again shortly", "1")
+        if refusal:
+            status, code, message, retry = refusal
             self.service.metrics.rejected.inc()
-            return await send_error(scope, send, 503, "busy", "every analysis worker is busy; try again shortly",
-                                    {"Retry-After": "1"})
-        self.uploading += 1
+            return await send_error(scope, send, status, code, message, {"Retry-After": retry})
+        upload = UploadInProgress(client)
+        scope.setdefault("state", {})["upload"] = upload  # `BodyLimit` counts its bytes, and ends it if evicted
+        self.uploads.add(upload)
+        self.per_client[client] = self.per_client.get(client, 0) + 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.uploading -= 1
+            self.uploads.discard(upload)
+            self.per_client[client] -= 1
+            if upload.cut_off:
+                self.cool_down(client, now=time.monotonic())
+            if not self.per_client[client]:
+                del self.per_client[client]
+
 
 # %% ../nbs/05_api.ipynb #95079c43
 FILE_FIELD = "file"
@@ -569,10 +940,20 @@ FILE_SCHEMA = {"type": "string", "contentMediaType": "application/octet-stream",
                "description": "an audio file: WAV, FLAC, OGG/Opus, MP3, AIFF, or M4A/AAC/WebM when ffmpeg is installed"}
 
 
+def without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    "An optional field's schema without its `null` branch: a form or a query string has no null, only absence."
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) != 1:
+        return schema
+    rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default") or (k == "default" and v is not None)}
+    return {**branches[0], **rest}
+
+
 def upload_body(form: type[BaseModel] | None = None) -> dict[str, Any]:
     "The OpenAPI request body of an endpoint that reads its upload with `received`: the `file` and `form`'s fields."
-    fields = form.model_json_schema()["properties"] if form else {}
-    schema = {"type": "object", "required": [FILE_FIELD], "properties": {FILE_FIELD: FILE_SCHEMA, **fields}}
+    fields = {name: without_null(s) for name, s in form.model_json_schema()["properties"].items()} if form else {}
+    schema = {"type": "object", "required": [FILE_FIELD], "properties": {FILE_FIELD: FILE_SCHEMA, **fields},
+              "additionalProperties": False}  # as the forms say (extra="forbid"): an unknown field is a 422
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
@@ -642,16 +1023,20 @@ def beat_out(record: BeatRecord, detail: bool = False) -> dict[str, Any]:
 # %% ../nbs/05_api.ipynb #48976311
 StyleId = Literal[tuple(STYLE_IDS)]  # type: ignore[valid-type]
 DEMO_PAGE = "static/index.html"
+# what `key_filter` reads, as a pattern: the schema tells clients, and FastAPI refuses anything else with 422
+KEY_PATTERN = r"^ *(?:(?:1[0-2]|[1-9]) *[ABab]|[A-Ga-g][#b]? *(?:major|minor|maj|min|m)?) *$"
 
 
 class RecommendForm(BaseModel):
     "The form fields of `POST /recommend` beside the file."
+    model_config = ConfigDict(extra="forbid")
     top_k: int = Field(5, ge=1, le=50, description="how many beats to return")
     style: StyleId | None = Field(None, description="only beats of this style")
 
 
 class NewBeatForm(BaseModel):
     "The form fields of `POST /beats` beside the file."
+    model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=100, description="the beat's name; default: the file's name")
     style: StyleId | None = Field(None, description="the beat's style; default: the style the model hears")
 
@@ -674,16 +1059,22 @@ def add_routes(app: FastAPI) -> None:
     async def demo_page() -> HTMLResponse:
         return HTMLResponse(resources.files("beat_selection").joinpath(DEMO_PAGE).read_text(encoding="utf-8"))
 
-    @app.get("/health", tags=["operations"])
-    async def health() -> dict[str, str]:
-        "Liveness: the process answers."
+    @app.get("/health", tags=["operations"], responses={503: {"model": ErrorResponse}})
+    async def health(request: Request) -> dict[str, str]:
+        "Liveness: 200 while the service serves or is getting there; 503 once it has been unable to for `unhealthy_after` s."
+        service = service_of(request)
+        if not service.healthy():
+            raise ApiError(503, "unhealthy", f"unable to serve for more than {service.settings.unhealthy_after:g} s: "
+                           f"{service.why_not_ready() or service.status}")
         return {"status": "ok"}
 
     @app.get("/ready", tags=["operations"], responses={503: {"model": ErrorResponse}})
     async def ready(request: Request) -> dict[str, Any]:
-        "Readiness: model, catalogue and warmed workers are loaded."
+        "Readiness: model, catalogue and warmed workers are loaded, and at least one worker is alive."
         service = service_of(request)
         _, catalogue = service.require_ready()
+        if reason := service.why_not_ready():
+            raise ApiError(503, "not_ready", reason, {"Retry-After": "5"})
         from beat_selection.model import model_version
         return {"status": "ready", "version": __version__, "model_version": model_version(),
                 "beats": len(catalogue), "workers": service.settings.workers}
@@ -700,7 +1091,7 @@ def add_routes(app: FastAPI) -> None:
         service = service_of(request)
         async with received(request) as upload:
             pool, _ = service.require_ready()
-            query = await pool.run(describe_upload, upload.path, service.settings.audio_limits)
+            query = await pool.run(describe_upload, upload.path, service.settings.audio_limits, heavy=heavy(upload, service))
         return query.analysis.to_dict()
 
     @app.post("/recommend", tags=["audio"], response_model=RecommendationOut, openapi_extra=upload_body(RecommendForm),
@@ -710,7 +1101,7 @@ def add_routes(app: FastAPI) -> None:
         service = service_of(request)
         async with received(request, RecommendForm) as upload:
             pool, catalogue = service.require_ready()
-            query = await pool.run(describe_upload, upload.path, service.settings.audio_limits)
+            query = await pool.run(describe_upload, upload.path, service.settings.audio_limits, heavy=heavy(upload, service))
         form = upload.form
         answer = await asyncio.to_thread(recommend, query, catalogue, form.top_k, form.style)
         return answer.to_dict()
@@ -719,7 +1110,8 @@ def add_routes(app: FastAPI) -> None:
     async def list_beats(request: Request, style: StyleId | None = None,
                          bpm_min: Annotated[float | None, QueryParam(ge=20, le=400)] = None,
                          bpm_max: Annotated[float | None, QueryParam(ge=20, le=400)] = None,
-                         key: Annotated[str | None, QueryParam(max_length=16, description="'A minor', 'F#m' or Camelot '8A'")] = None,
+                         key: Annotated[str | None, QueryParam(max_length=16, pattern=KEY_PATTERN,
+                                                               description="'A minor', 'F#m' or Camelot '8A'")] = None,
                          limit: Annotated[int, QueryParam(ge=1, le=100)] = 20,
                          offset: Annotated[int, QueryParam(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
         "Catalogue beats, filtered and paged, ordered by style then tempo."
@@ -727,8 +1119,8 @@ def add_routes(app: FastAPI) -> None:
         try:
             items = await asyncio.to_thread(catalogue.list, style, bpm_min, bpm_max, key, limit, offset)
             total = await asyncio.to_thread(catalogue.count, style, bpm_min, bpm_max, key)
-        except ValueError as e:  # an unreadable key
-            raise ApiError(422, "invalid_request", str(e)) from None
+        except ValueError:  # an unreadable key (its message quotes it: not sent back)
+            raise ApiError(422, "invalid_request", "key: write it like 'A minor', 'F#m' or Camelot '8A'") from None
         return {"items": [beat_out(r) for r in items], "total": total, "limit": limit, "offset": offset}
 
     @app.get("/beats/{beat_id}", tags=["catalogue"], response_model=BeatDetail, responses={404: {"model": ErrorResponse}})
@@ -745,7 +1137,7 @@ def add_routes(app: FastAPI) -> None:
         _, catalogue = service_of(request).require_ready()
         path = catalogue.audio_path(record.id)
         if not path.is_file():
-            raise ApiError(404, "not_found", f"the audio of beat {beat_id!r} is missing")
+            raise ApiError(404, "not_found", "the audio of this beat is missing")
         stored = catalogue.audio_format
         return FileResponse(path, media_type=stored.media_type, filename=f"{record.id}{stored.suffix}",
                             content_disposition_type="inline")
@@ -761,7 +1153,7 @@ def add_routes(app: FastAPI) -> None:
             raise ReadOnlyCatalogueError("this catalogue is read-only: no beat can be added")
         async with received(request, NewBeatForm) as upload:
             query, audio, beat_id = await pool.run(describe_new_beat, upload.path, service.settings.audio_limits,
-                                                   catalogue.audio_format.name)
+                                                   catalogue.audio_format.name, heavy=heavy(upload, service))
         form, fallback_name = upload.form, Path(upload.filename or "").stem[:100] or None
         record = new_record(beat_id, form.name or fallback_name, query.analysis, query.prediction, "user", style=form.style)
         await asyncio.to_thread(catalogue.store, record, audio, True)
@@ -776,8 +1168,13 @@ async def find_beat(request: Request, beat_id: str) -> BeatRecord:
     except ValueError:
         record = None
     if record is None:
-        raise ApiError(404, "not_found", f"no beat with id {beat_id[:64]!r}")
+        raise ApiError(404, "not_found", "no beat has this id")
     return record
+
+
+def heavy(upload: Upload, service: Service) -> bool:
+    "A big upload, kept to workers - 1 workers."
+    return os.path.getsize(upload.path) > service.settings.heavy_upload_bytes
 
 # %% ../nbs/05_api.ipynb #8ff8e36a
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -788,13 +1185,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         configure_logging(settings.log_level.upper())
-        starting = asyncio.create_task(service.start())
-        starting.add_done_callback(_log_failed_start)
+        starting = asyncio.create_task(service.start())  # retries until it succeeds: /ready and /health say how it goes
         try:
             yield
         finally:
             starting.cancel()
-            await asyncio.to_thread(service.close)
+            service.close()
 
     app = FastAPI(title="beat_selection", version=__version__, lifespan=lifespan,
                   description="Analyse any audio file (tempo, key, energy, groove) and recommend the beat that fits it.")
@@ -802,18 +1198,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     add_routes(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes, idle_timeout=settings.upload_idle_timeout,
-                       total_timeout=settings.upload_timeout)
+                       total_timeout=settings.upload_timeout, min_rate=settings.min_upload_rate,
+                       rate_grace=settings.upload_rate_grace)
     app.add_middleware(RefuseWhenBusy, service=service)
     app.add_middleware(RequestContext, metrics=service.metrics)
     if settings.origins:  # outermost, so that the errors sent by the middleware above carry CORS headers too
         app.add_middleware(CORSMiddleware, allow_origins=settings.origins, allow_methods=["GET", "POST"],
                            allow_headers=["X-API-Key", "X-Request-ID"])
+    app.openapi = openapi_without_nulls(app)
     return app
 
 
-def _log_failed_start(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("start-up failed", exc_info=task.exception())
+def openapi_without_nulls(app: FastAPI):
+    "FastAPI's OpenAPI document, with no `null` for optional query parameters: a query string cannot send one."
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in build()["paths"].values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        parameter["schema"] = without_null(parameter["schema"])
+        return app.openapi_schema
+    return openapi
 
 
 app = create_app()

@@ -24,10 +24,11 @@ import soundfile as sf
 import soxr
 
 # %% auto #0
-__all__ = ['DEFAULT_LIMITS', 'DEFAULT_SR', 'FFMPEG_FORMATS', 'AudioSource', 'LOUDNESS_STEP', 'AudioError',
+__all__ = ['DEFAULT_LIMITS', 'DEFAULT_SR', 'FFMPEG_FORMATS', 'AudioSource', 'LOUDNESS_STEP', 'BLOCK_FRAMES', 'AudioError',
            'UnsupportedFormatError', 'FFmpegMissingError', 'UnsupportedAudioParametersError', 'CorruptAudioError',
-           'EmptyAudioError', 'SilentAudioError', 'TooShortError', 'TooLongError', 'AudioLimits', 'sniff_format',
-           'Audio', 'channel_weights', 'LoudnessMeter', 'loudness_steps', 'load_audio', 'audio_from_array']
+           'EmptyAudioError', 'SilentAudioError', 'TooShortError', 'TooLongError', 'TooMuchAudioError', 'AudioLimits',
+           'sniff_format', 'Audio', 'channel_weights', 'LoudnessMeter', 'loudness_steps', 'load_audio',
+           'audio_from_array']
 
 # %% ../nbs/00_audio.ipynb #532cc64d
 class AudioError(ValueError):
@@ -67,6 +68,10 @@ class TooLongError(AudioError):
     "Longer than the configured limit."
     code, status = "too_long", 413
 
+class TooMuchAudioError(AudioError):
+    "More samples (channels × sample rate × seconds) than the configured limit: too costly to decode."
+    code, status = "too_much_audio", 413
+
 # %% ../nbs/00_audio.ipynb #ceb7b74a
 @dataclass(frozen=True)
 class AudioLimits:
@@ -76,6 +81,8 @@ class AudioLimits:
     min_samplerate: int = 8_000     # telephone quality
     max_samplerate: int = 384_000   # the highest rate studio converters ship
     max_channels: int = 32          # beyond this it is a multitrack container, not a song
+    max_decoded_samples: int = 120_000_000  # channels × rate × seconds: 10 min of stereo at 96 kHz, ~2 s of CPU
+    max_sample_value: float = 1_000.0       # float samples may exceed 1.0, not by 60 dB
     silence_dbfs: float = -70.0     # peak below this is treated as silence
 
 DEFAULT_LIMITS = AudioLimits()
@@ -198,10 +205,27 @@ def _check_parameters(samplerate: int, channels: int, limits: AudioLimits) -> No
 def _too_long(seconds: float, limits: AudioLimits) -> TooLongError:
     return TooLongError(f"The audio lasts {seconds:.0f} s; the limit is {limits.max_seconds:.0f} s.")
 
+def _too_much(limits: AudioLimits) -> TooMuchAudioError:
+    return TooMuchAudioError(f"The file holds more than {limits.max_decoded_samples:,} samples "
+                             "(channels × sample rate × seconds), the limit of what is decoded.")
+
+def _check_size(frames: int, samplerate: int, channels: int, limits: AudioLimits) -> None:
+    "Refuse, from the header alone, a file too long or too big to decode; `frames` <= 0 means unknown."
+    if frames > 0 and frames / samplerate > limits.max_seconds + 0.5: raise _too_long(frames / samplerate, limits)
+    if frames * channels > limits.max_decoded_samples: raise _too_much(limits)
+
+def _check_samples(block: np.ndarray, limits: AudioLimits) -> None:
+    "Float samples must be finite and of a sane magnitude: a damaged float file holds NaN, inf or 1e38."
+    if not np.isfinite(block).all(): raise CorruptAudioError("The audio holds invalid (NaN or infinite) samples.")
+    if len(block) and np.abs(block).max() > limits.max_sample_value:
+        raise CorruptAudioError(f"The audio holds samples beyond ±{limits.max_sample_value:g} (full scale is ±1): "
+                                "the file is damaged.")
+
 # %% ../nbs/00_audio.ipynb #e1d0312b
 # libsndfile turns integer PCM into floats slowly: reading the integers and scaling them in NumPy gives the
 # same values five times faster (10 ms → 2 ms for 30 s of 44.1 kHz stereo). The scale is libsndfile's own.
 _INTEGER_PCM = {"PCM_16": ("int16", 2.0 ** -15), "PCM_24": ("int32", 2.0 ** -31), "PCM_32": ("int32", 2.0 ** -31)}
+BLOCK_FRAMES = 1 << 16
 
 
 def _decode_soundfile(handle: Union[str, BinaryIO], sr: int, limits: AudioLimits
@@ -209,8 +233,7 @@ def _decode_soundfile(handle: Union[str, BinaryIO], sr: int, limits: AudioLimits
     "Decode with libsndfile into mono at `sr`; returns (samples, source rate, source channels, loudness steps)."
     with sf.SoundFile(handle) as f:
         _check_parameters(f.samplerate, f.channels, limits)
-        if f.frames > 0 and f.frames / f.samplerate > limits.max_seconds + 0.5:
-            raise _too_long(f.frames / f.samplerate, limits)
+        _check_size(f.frames, f.samplerate, f.channels, limits)
         max_frames = int((limits.max_seconds + 0.5) * f.samplerate)
         resampler = soxr.ResampleStream(f.samplerate, sr, 1, dtype="float32", quality="HQ")
         meter = LoudnessMeter(f.samplerate, f.channels)
@@ -219,11 +242,16 @@ def _decode_soundfile(handle: Union[str, BinaryIO], sr: int, limits: AudioLimits
         # Room for the longest accepted signal; pages the decoder never writes cost no memory.
         out = np.empty(int(max_frames * sr / f.samplerate) + 4096, np.float32)
         filled = read = 0
-        for block in f.blocks(blocksize=1 << 16, dtype=dtype, always_2d=True):
+        # `read` returns what libsndfile really decoded, and nothing once it stops: a truncated file whose header
+        # promises more frames ends early, where `SoundFile.blocks` would hand out the rest of an unwritten buffer.
+        while len(block := f.read(BLOCK_FRAMES, dtype=dtype, always_2d=True)):
             read += len(block)
             if read > max_frames: raise _too_long(read / f.samplerate, limits)
+            if read * f.channels > limits.max_decoded_samples: raise _too_much(limits)  # the header said less
             if scale is not None:
                 block = np.multiply(block, np.float32(scale), dtype=np.float32)
+            else:
+                _check_samples(block, limits)
             meter.feed(block)
             chunk = resampler.resample_chunk(block @ mixdown)  # a matrix-vector product: 8x faster than mean(axis=1)
             out[filled:filled + len(chunk)] = chunk; filled += len(chunk)
@@ -244,9 +272,8 @@ def _run_ffmpeg(path: str, sr: int, limits: AudioLimits) -> np.ndarray:
            "-vn", "-ac", "1", "-ar", str(sr), "-f", "f32le", "pipe:1"]
     try: proc = subprocess.run(cmd, capture_output=True, timeout=120)
     except subprocess.TimeoutExpired: raise CorruptAudioError("Decoding took too long; the file looks damaged.")
-    if proc.returncode != 0:
-        last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["unknown error"])[-1]
-        raise CorruptAudioError(f"ffmpeg could not decode the file: {last.rsplit(': ', 1)[-1]}")  # no temp paths
+    if proc.returncode != 0:  # its message names temporary paths and repeats the file's own metadata: not for the client
+        raise CorruptAudioError("The file is damaged or truncated (ffmpeg could not decode it).")
     return np.frombuffer(proc.stdout, dtype="<f4").copy()
 
 def _decode_ffmpeg(handle: Union[str, BinaryIO], sr: int, limits: AudioLimits) -> np.ndarray:
@@ -264,7 +291,7 @@ def _decode_ffmpeg(handle: Union[str, BinaryIO], sr: int, limits: AudioLimits) -
 # %% ../nbs/00_audio.ipynb #b057868e
 def _check_content(samples: np.ndarray, sr: int, limits: AudioLimits) -> None:
     if len(samples) == 0: raise EmptyAudioError("The file holds no audio samples.")
-    if not np.isfinite(samples).all(): raise CorruptAudioError("The audio holds invalid (NaN or infinite) samples.")
+    _check_samples(samples, limits)
     if len(samples) < limits.min_seconds * sr:
         raise TooShortError(f"The audio lasts {len(samples) / sr:.2f} s; at least {limits.min_seconds:g} s "
                             "are needed to measure tempo and key.")
@@ -316,8 +343,8 @@ def audio_from_array(samples: np.ndarray, sr: int = DEFAULT_SR, target_sr: int =
     x = _as_float(_frames_first(np.asarray(samples), limits))
     channels = 1 if x.ndim == 1 else x.shape[1]
     _check_parameters(sr, channels, limits)
-    if len(x) > (limits.max_seconds + 0.5) * sr: raise _too_long(len(x) / sr, limits)
-    if not np.isfinite(x).all(): raise CorruptAudioError("The audio holds invalid (NaN or infinite) samples.")
+    _check_size(len(x), sr, channels, limits)
+    _check_samples(x, limits)
     mono = x if x.ndim == 1 else x.mean(axis=1)
     steps = None if x.ndim == 1 and sr == target_sr else loudness_steps(x, sr)  # mono at target rate: measured later
     if sr != target_sr and len(mono): mono = soxr.resample(mono, sr, target_sr, quality="HQ")

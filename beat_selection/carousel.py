@@ -21,19 +21,20 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Wedge
 
 from .audio import LOUDNESS_STEP, load_audio, loudness_steps
-from .beats import STYLE_NAMES, parse_key
+from .core import STYLE_NAMES, parse_key
 from .catalogue import Catalogue, default_catalogue
 from .features import PITCH_CLASSES, Analysis, block_loudness, camelot
 from .model import StylePrediction, describe
-from .recommend import Recommendation, key_fit, recommend
+from .recommend import Match, Recommendation, key_fit, recommend
 from .style import PALETTE, style_colour, theme_colours, use_style
 
 # %% auto #0
 __all__ = ['STRINGS', 'REPOSITORY', 'FRENCH_NOTES', 'PAGE_PIXELS', 'DPI', 'FONT_SIZES', 'MARGIN', 'BODY', 'RELATION_NAMES',
-           'PIPELINE', 'PAGES', 'CarouselRun', 'run_pipeline', 'number_text', 'number', 'percent', 'key_label', 'Deck',
-           'fit_text', 'new_page', 'add_footer', 'body_axes', 'page_title', 'envelope', 'page_waveform',
-           'labelled_bars', 'page_tempo', 'page_key', 'loudness_curves', 'page_energy', 'page_grid', 'page_styles',
-           'reason_lines', 'page_beats', 'page_pipeline', 'page_closing', 'open_catalogue', 'build_carousel']
+           'FRENCH_TEMPO_READINGS', 'FRENCH_KEY_RELATIONS', 'PIPELINE', 'PAGES', 'CarouselRun', 'run_pipeline',
+           'number_text', 'number', 'percent', 'key_label', 'Deck', 'fit_text', 'new_page', 'add_footer', 'body_axes',
+           'page_title', 'envelope', 'page_waveform', 'labelled_bars', 'page_tempo', 'page_key', 'loudness_curves',
+           'page_energy', 'page_grid', 'page_styles', 'french_reasons', 'reasons_for', 'reason_lines', 'page_beats',
+           'page_pipeline', 'page_closing', 'open_catalogue', 'build_carousel']
 
 # %% ../nbs/07_carousel.ipynb #7229fade
 @dataclass
@@ -74,7 +75,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "energy_title": "Energy and loudness", "energy_sub": "{lufs} LUFS integrated,\nloudness range {lra} LU.",
         "momentary": "momentary (0.4 s)", "short_term": "short-term (3 s)", "integrated": "integrated",
         "energy": "energy", "danceability": "danceability",
-        "grid_title": "The rhythm grid", "grid_sub": "One bar in 16 steps, per band:\nswing {swing}, syncopation {syncopation}.",
+        "unit_8": "8ths", "unit_16": "16ths", "grid_title": "The rhythm grid", "grid_sub": "One bar in 16 steps, per band:\nswing {swing} on {unit}, syncopation {syncopation}.",
         "low": "low: kick, bass", "mid": "mid: snare, claps", "high": "high: hats, shakers", "beat": "beat",
         "grid_note": "The stronger the colour, the stronger the hits on that step.",
         "style_title": "The style it hears", "style_sub": "{style}, {confidence}:\nthe model's probabilities, top six.",
@@ -104,11 +105,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "energy_title": "Énergie et volume", "energy_sub": "{lufs} LUFS intégré,\nplage de volume {lra} LU.",
         "momentary": "momentané (0,4 s)", "short_term": "court terme (3 s)", "integrated": "intégré",
         "energy": "énergie", "danceability": "dansabilité",
-        "grid_title": "La grille rythmique", "grid_sub": "Une mesure en 16 pas, par bande :\nswing {swing}, syncope {syncopation}.",
+        "unit_8": "croches", "unit_16": "doubles croches", "grid_title": "La grille rythmique", "grid_sub": "Une mesure en 16 pas, par bande :\nswing {swing} sur les {unit}, syncope {syncopation}.",
         "low": "graves : grosse caisse, basse", "mid": "médiums : caisse claire", "high": "aigus : charleston",
         "beat": "temps", "grid_note": "Plus la couleur est vive, plus les coups sur ce pas sont forts.",
         "style_title": "Le style entendu", "style_sub": "{style}, {confidence} :\nles probabilités du modèle, les six premières.",
-        "beats_title": "Les beats qui collent", "beats_sub": "Les {n} meilleurs sur {size} beats, avec les raisons\ndu recommandeur (rédigées en anglais).",
+        "beats_title": "Les beats qui collent", "beats_sub": "Les {n} meilleurs sur {size} beats, avec les raisons\ndu recommandeur.",
         "score": "score", "reason_tempo": "tempo", "reason_key": "tonalité", "reason_energy": "énergie", "reason_groove": "groove",
         "pipeline_title": "Du notebook au cloud", "pipeline_sub": "Les notebooks sont la source ;\nle reste est automatisé.",
         "p_notebooks": "notebooks", "p_notebooks_d": "texte, code, tests et figures, côte à côte",
@@ -388,7 +389,7 @@ def page_energy(run: CarouselRun, deck: Deck) -> Figure:
 def page_grid(run: CarouselRun, deck: Deck) -> Figure:
     "The 16-step rhythm grid, one row per band, as a step sequencer."
     a, lang = run.analysis, deck.lang
-    fig = new_page(deck, deck.t("grid_title"), deck.t("grid_sub", swing=number(a.swing, 2, lang),
+    fig = new_page(deck, deck.t("grid_title"), deck.t("grid_sub", swing=percent(a.swing / 100, lang), unit=deck.t(f"unit_{a.swing_unit}"),
                                                       syncopation=number(a.syncopation, 2, lang)))
     ax = body_axes(fig, top=0.04, height=0.8)
     bands = list(a.rhythm_grid)  # low, mid, high: drawn top to bottom as high, mid, low, like hats over kick
@@ -420,6 +421,49 @@ def page_styles(run: CarouselRun, deck: Deck) -> Figure:
     return fig
 
 # %% ../nbs/07_carousel.ipynb #3b32c323
+FRENCH_TEMPO_READINGS = {2.0: "en double tempo", 0.5: "en demi-tempo"}
+FRENCH_KEY_RELATIONS = {"same key": "même tonalité que votre morceau", "relative key": "relative de votre {key}",
+                        "fifth up": "une quinte au-dessus de votre {key}", "fifth down": "une quinte en dessous de votre {key}"}
+
+
+def french_reasons(m: Match, track: Analysis) -> dict[str, str]:
+    "The match's reasons written in French from the facts behind them (tempo fit, key fit, energies, scores)."
+    fr = lambda x, digits: number(x, digits, "fr")
+    tempo, key = m.tempo, m.key
+    reading = f" ({FRENCH_TEMPO_READINGS[tempo.reading]})" if tempo.reading in FRENCH_TEMPO_READINGS else ""
+    if abs(tempo.stretch) < 0.005:
+        tempo_text = f"beat à {fr(m.beat.bpm, 1)} BPM, déjà à votre tempo{reading} : rien à étirer"
+    else:
+        tempo_text = (f"beat à {fr(m.beat.bpm, 1)} BPM : calez-le sur {fr(tempo.target_bpm, 1)} BPM{reading}, "
+                      f"{fr(abs(tempo.stretch) * 100, 1)}\u202f% plus {'vite' if tempo.stretch > 0 else 'lent'}"
+                      + ("" if tempo.compatible else " ; c'est plus d'étirement que la batterie n'en supporte proprement"))
+    beat_key, track_key = key_label(m.beat.key, "fr"), key_label(track.key_name, "fr")
+    if key.compatible:
+        key_text = f"{beat_key} ({m.beat.camelot}) : " + FRENCH_KEY_RELATIONS[key.relation].format(key=track_key)
+    else:
+        steps = f"{abs(key.transpose)} demi-ton{'s' if abs(key.transpose) > 1 else ''}"
+        key_text = (f"{beat_key} jure avec votre {track_key} : transposez-le de {steps} vers le "
+                    f"{'haut' if key.transpose > 0 else 'bas'}, en {key_label(key.target, 'fr')}")
+    key_text += f" ; {fr(m.parts['harmony'] * 100, 0)}\u202f% des notes en commun"
+    difference = m.beat.energy - track.energy
+    energy_text = (f"énergie proche de votre morceau ({fr(m.beat.energy, 2)} contre {fr(track.energy, 2)})"
+                   if abs(difference) < 0.08 else
+                   f"{'plus' if difference > 0 else 'moins'} d'énergie que votre morceau "
+                   f"({fr(m.beat.energy, 2)} contre {fr(track.energy, 2)})")
+    style = m.parts["style"]
+    how = ("le style que le modèle entend dans votre morceau" if style > 0.999 else
+           "un style que le modèle n'entend guère dans votre morceau" if style < 0.01 else
+           f"{fr(style * 100, 0)}\u202f% de la probabilité du premier choix du modèle")
+    groove_text = (f"groove {STYLE_NAMES[m.beat.style]}, {how} ; son proche à {fr(m.parts['sound'] * 100, 0)}\u202f%, "
+                   f"grille rythmique commune à {fr(m.parts['groove'] * 100, 0)}\u202f%")
+    return {"tempo": tempo_text, "key": key_text, "energy": energy_text, "groove": groove_text}
+
+
+def reasons_for(m: Match, track: Analysis, lang: str) -> dict[str, str]:
+    "The match's reasons in the deck's language."
+    return french_reasons(m, track) if lang == "fr" else m.reasons
+
+
 def reason_lines(reasons: dict[str, str], deck: Deck, width: int = 57, max_lines: int = 5) -> str:
     "The reasons, each wrapped to `width` characters under its label, as many whole reasons as fit `max_lines`."
     lines: list[str] = []
@@ -432,7 +476,7 @@ def reason_lines(reasons: dict[str, str], deck: Deck, width: int = 57, max_lines
 
 
 def page_beats(run: CarouselRun, deck: Deck, catalogue_size: int | None = None) -> Figure:
-    "The recommended beats as cards: name, score, and the recommender's reasons (in English)."
+    "The recommended beats as cards: name, score, and the recommender's reasons in the deck's language."
     r, lang = run.recommendation, deck.lang
     n = len(r.matches)
     fig = new_page(deck, deck.t("beats_title"), deck.t("beats_sub", n=n, size=catalogue_size or "?"))
@@ -449,7 +493,7 @@ def page_beats(run: CarouselRun, deck: Deck, catalogue_size: int | None = None) 
                  fontweight="bold", va="top", color=deck.colours["text"])
         fig.text(1 - MARGIN - 0.025, y + card_h - 0.018, f"{deck.t('score')} {number(m.score, 2, lang)}",
                  fontsize=FONT_SIZES["body"], fontweight="bold", va="top", ha="right", color=deck.colours["text"])
-        fig.text(MARGIN + 0.035, y + card_h - 0.06, reason_lines(m.reasons, deck), fontsize=FONT_SIZES["label"] - 1,
+        fig.text(MARGIN + 0.035, y + card_h - 0.06, reason_lines(reasons_for(m, r.analysis, lang), deck), fontsize=FONT_SIZES["label"] - 1,
                  va="top", color=deck.colours["text"], linespacing=1.25)
     return fig
 

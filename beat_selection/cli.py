@@ -16,7 +16,7 @@ from typing import Sequence
 from pathlib import Path
 
 from .audio import AudioError
-from .beats import STYLE_IDS
+from .core import STYLE_IDS
 from .core import use_private_numba_cache
 from .catalogue import AUDIO_FORMATS, BeatRecord, Catalogue, catalogue_dir, default_catalogue
 from .features import Analysis
@@ -42,6 +42,8 @@ def format_style(p: StylePrediction) -> str:
 
 def format_analysis(a: Analysis) -> str:
     "A short human-readable summary of an analysis."
+    # under 52 % the swung note moves by less than a 25th of the pair: shown as straight (54 % is the lightest usual setting)
+    swing = f"swing {a.swing:.0f} % on {a.swing_unit}ths" if a.swing >= 52 else "straight"
     others = ", ".join(f"{c.bpm:.1f} ({c.relation}, {c.probability:.0%})"
                        for c in a.tempo_candidates[1:3] if c.probability >= 0.01) or "no other reading"
     lines = [f"tempo        {a.tempo:.1f} BPM  ({a.tempo_confidence:.0%}; {others})",
@@ -49,7 +51,8 @@ def format_analysis(a: Analysis) -> str:
              f"key          {a.key_name}  {a.camelot}  ({a.key_confidence:.0%}; runner-up {a.key_runner_up})",
              f"loudness     {a.loudness:.1f} LUFS, loudness range {a.dynamic_range:.1f} LU",
              f"energy       {a.energy:.2f}   danceability {a.danceability:.2f}",
-             f"groove       swing {a.swing:.2f}, syncopation {a.syncopation:.2f}"]
+             f"groove       {swing} ({a.swing_confidence:.0%}), syncopation {a.syncopation:.2f}",
+             f"downbeat     {a.downbeat:.2f} s"]
     lines += [f"  {band:<5} {_grid_row(steps)}" for band, steps in a.rhythm_grid.items()]
     return "\n".join(lines)
 

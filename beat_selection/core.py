@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import platformdirs
 
 T = TypeVar("T")
 
 # %% auto #0
-__all__ = ['T', 'APP_NAME', 'cache_dir', 'use_private_numba_cache', 'atomic_output', 'atomic_write_bytes', 'exclusive_lock',
-           'load_or_build']
+__all__ = ['T', 'APP_NAME', 'STYLE_NAMES', 'STYLE_IDS', 'cache_dir', 'use_private_numba_cache', 'atomic_output',
+           'atomic_write_bytes', 'exclusive_lock', 'load_or_build', 'parse_key', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #c83ff739
 APP_NAME = "beat_selection"
@@ -121,3 +122,43 @@ def _build_slowly(args: tuple[str, str]) -> int:
         time.sleep(0.3)
         p.write_bytes(b"x" * 1_000_000)
     return len(load_or_build(entry, lambda p: p.read_bytes(), build))
+
+# %% ../nbs/00_core.ipynb #cbb915e0
+STYLE_NAMES: dict[str, str] = {
+    "afro": "Afro", "amapiano": "Amapiano", "trap": "Trap", "drill": "Drill", "boom-bap": "Boom Bap",
+    "lofi": "Lo-fi", "rnb": "R&B", "reggaeton": "Reggaeton", "reggae": "Reggae/Dancehall", "house": "House",
+    "rock": "Rock", "funk": "Funk", "jazz": "Jazz", "latin": "Latin"}
+STYLE_IDS: tuple[str, ...] = tuple(STYLE_NAMES)
+
+# %% ../nbs/00_core.ipynb #c42151dc
+_NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def parse_key(key: str) -> tuple[int, str]:
+    "'A minor' / 'F# major' / 'Bbm' -> (pitch class, mode)."
+    match = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*", key)
+    if not match:
+        raise ValueError("not a key; write it like 'A minor' or 'F# major'")
+    tonic = (_NATURALS[match[1].upper()] + {"#": 1, "b": -1, "": 0}[match[2]]) % 12
+    return tonic, "minor" if match[3] in ("minor", "min", "m") else "major"
+
+# %% ../nbs/00_core.ipynb #da02ab8e
+def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress: bool = True,
+                 desc: str = "", initializer: Callable[[], None] | None = None, chunksize: int = 2) -> Iterator:
+    "`map` in order, in `workers` spawned processes when more than one (each first runs `initializer`), with a progress bar."
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+    from tqdm.auto import tqdm
+
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(tqdm(total=len(jobs), desc=desc, disable=not progress))
+        if workers > 1 and len(jobs) > 1:
+            # a pool whose worker dies raises BrokenProcessPool here instead of waiting forever
+            pool = stack.enter_context(ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn"),
+                                                           initializer=initializer))
+            results = pool.map(function, jobs, chunksize=chunksize)
+        else:
+            results = map(function, jobs)
+        for result in results:
+            yield result
+            bar.update()

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Union
 
-import librosa
 import numpy as np
+import scipy.fft
 import scipy.ndimage
 import scipy.optimize
 import scipy.signal
@@ -26,19 +26,23 @@ from .audio import (DEFAULT_SR, LOUDNESS_STEP, Audio, AudioSource, audio_from_ar
 
 # %% auto #0
 __all__ = ['HOP', 'N_FFT', 'FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'LEVEL_LAGS', 'LEVEL_FEATURE_NAMES', 'MODELS_DIR',
-           'LEVEL_MODEL_ARRAYS', 'RELATIONS', 'REFINE_TOLERANCE', 'STEPS_PER_BEAT', 'FINE_STEPS', 'PITCH_CLASSES',
-           'CHROMA_SR', 'CHROMA_FFT', 'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY',
-           'BASS_OVERTONE_DECAY', 'BASS_WEIGHT', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'CHORD_FRAMES',
-           'CHORD_BASS_WEIGHT', 'CHORD_WEIGHT', 'OUT_OF_KEY', 'CHORD_FUNCTIONS', 'CHORD_TEMPLATES', 'ROOT_TEMPLATES',
-           'KEY_CHORDS', 'KEY_TEMPERATURE', 'FEATURE_NAMES', 'Spectra', 'stft_magnitude', 'compute_spectra',
-           'band_novelty', 'autocorrelation', 'beat_periods', 'tempo_salience', 'salience_peaks', 'onset_count',
-           'onset_rates', 'level_features', 'LevelModel', 'tempo_level_model', 'fit_level_model', 'TempoCandidate',
-           'relation_to', 'estimate_tempo', 'librosa_beat', 'track_beats', 'refine_tempo', 'beat_strengths',
-           'estimate_meter', 'downbeat_phase', 'step_frames', 'rhythm_grid', 'beat_profile', 'swing_ratio',
-           'metrical_levels', 'syncopation', 'estimate_tuning', 'fold_to_chroma', 'spectral_peaks', 'pitch_chroma',
-           'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'chord_templates',
-           'chord_shares', 'chord_functions', 'key_scores', 'KeyEstimate', 'estimate_key', 'block_loudness',
-           'loudness_lufs', 'loudness_range', 'spectral_summary', 'energy_score', 'danceability_score', 'Analysis',
+           'LEVEL_MODEL_ARRAYS', 'RELATIONS', 'TIGHTNESS', 'REFINE_TOLERANCE', 'METER_STEPS', 'METER_LAGS',
+           'METER_FEATURE_NAMES', 'METER_WEIGHTS', 'METER_BIAS', 'STEPS_PER_BEAT', 'SWING_POINTS', 'SWING_PERCENTS',
+           'SWING_WIDTH', 'SWING_SHIFTS', 'SWING_MIN_16THS', 'PITCH_CLASSES', 'CHROMA_SR', 'CHROMA_FFT',
+           'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY', 'BASS_OVERTONE_DECAY',
+           'BASS_WEIGHT', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'CHORD_FRAMES', 'CHORD_BASS_WEIGHT', 'CHORD_WEIGHT',
+           'OUT_OF_KEY', 'CHORD_FUNCTIONS', 'CHORD_TEMPLATES', 'ROOT_TEMPLATES', 'KEY_CHORDS', 'KEY_TEMPERATURE',
+           'FEATURE_NAMES', 'Spectra', 'hann_window', 'stft_magnitude', 'hz_to_mel', 'mel_to_hz', 'mel_frequencies',
+           'mel_filterbank', 'compute_spectra', 'band_novelty', 'autocorrelation', 'beat_periods', 'tempo_salience',
+           'salience_peaks', 'onset_count', 'onset_rates', 'level_features', 'LevelModel', 'tempo_level_model',
+           'fit_level_model', 'TempoCandidate', 'relation_to', 'estimate_tempo', 'beat_local_score',
+           'beat_cumulative_score', 'last_beat', 'track_beats', 'refine_tempo', 'beat_strengths', 'beat_vectors',
+           'lag_similarity', 'meter_features', 'estimate_meter', 'downbeat_phase', 'step_frames', 'rhythm_grid',
+           'beat_profile', 'Swing', 'swing_templates', 'estimate_swing', 'swing_long_short', 'metrical_levels',
+           'syncopation', 'estimate_tuning', 'fold_to_chroma', 'spectral_peaks', 'pitch_chroma', 'with_overtones',
+           'key_templates', 'profile_scores', 'key_name', 'camelot', 'chord_templates', 'chord_shares',
+           'chord_functions', 'key_scores', 'KeyEstimate', 'estimate_key', 'block_loudness', 'loudness_lufs',
+           'loudness_range', 'spectral_flatness', 'spectral_summary', 'energy_score', 'danceability_score', 'Analysis',
            'Rhythm', 'rhythm_at', 'analyze_with_spectra', 'analyze', 'feature_vector']
 
 # %% ../nbs/01_features.ipynb #31539a99
@@ -55,23 +59,59 @@ class Spectra:
     logmel: np.ndarray      # (mel bands, frames), log-compressed
     mel_freqs: np.ndarray   # centre of each mel band, Hz
 
+@functools.lru_cache(maxsize=4)
+def hann_window(n_fft: int) -> np.ndarray:
+    "Periodic Hann window (the FFT-friendly one librosa and scipy use for spectra), `float32`."
+    return scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+
 def stft_magnitude(y: np.ndarray, n_fft: int, hop: int, chunk_frames: int = 2048):
     "Yield (first frame, |STFT| chunk) pairs; the frames are librosa's centred ones, a few thousand at a time."
     padded = np.pad(y, n_fft // 2)
     frames = 1 + len(y) // hop
+    window = hann_window(n_fft)
     for start in range(0, frames, chunk_frames):
         stop = min(start + chunk_frames, frames)
         segment = padded[start * hop:(stop - 1) * hop + n_fft]
-        yield start, np.abs(librosa.stft(segment, n_fft=n_fft, hop_length=hop, center=False))
+        rows = np.lib.stride_tricks.sliding_window_view(segment, n_fft)[::hop]  # (frames, n_fft), no copy
+        # single precision (scipy keeps float32), 3x faster than numpy's double FFT and within 1e-6 of it
+        yield start, np.abs(scipy.fft.rfft(rows * window, axis=1)).T
+
+_MEL_LINEAR_HZ = 200.0 / 3       # Slaney's mel scale: linear below 1 kHz, 3 mels per 200 Hz ...
+_MEL_LOG_STEP = np.log(6.4) / 27  # ... logarithmic above, 27 mels per factor 6.4
+
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    "Slaney mel scale (librosa's default, `htk=False`)."
+    hz = np.asarray(hz, dtype=float)
+    above = 1000.0 / _MEL_LINEAR_HZ + np.log(np.maximum(hz, 1e-12) / 1000.0) / _MEL_LOG_STEP
+    return np.where(hz >= 1000.0, above, hz / _MEL_LINEAR_HZ)
+
+def mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    "Inverse of `hz_to_mel`."
+    mels = np.asarray(mels, dtype=float)
+    knee = 1000.0 / _MEL_LINEAR_HZ
+    return np.where(mels >= knee, 1000.0 * np.exp(_MEL_LOG_STEP * (mels - knee)), _MEL_LINEAR_HZ * mels)
+
+def mel_frequencies(n: int, fmin: float, fmax: float) -> np.ndarray:
+    "`n` frequencies evenly spaced on the mel scale from `fmin` to `fmax`."
+    return mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n))
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    "(n_mels, 1 + n_fft // 2) triangular filters, each of unit area (Slaney), as `float32`."
+    edges = mel_frequencies(n_mels + 2, fmin, fmax)
+    ramps = np.subtract.outer(edges, np.fft.rfftfreq(n_fft, 1.0 / sr))
+    widths = np.diff(edges)
+    weights = np.maximum(0, np.minimum(-ramps[:-2] / widths[:-1, None], ramps[2:] / widths[1:, None]))
+    return (weights * (2.0 / (edges[2:] - edges[:-2]))[:, None]).astype(np.float32)
 
 def compute_spectra(y: np.ndarray, sr: int = DEFAULT_SR) -> Spectra:
     "The rhythm view of `y`: power STFT and a 64-band log-mel spectrogram."
     power = np.empty((N_FFT // 2 + 1, 1 + len(y) // HOP), np.float32)
     for start, magnitude in stft_magnitude(y, N_FFT, HOP):  # chunked: a 10-minute file never holds a complex STFT
         power[:, start:start + magnitude.shape[1]] = magnitude ** 2
-    mel = librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=64, fmin=20.0, fmax=sr / 2) @ power
-    return Spectra(power, librosa.fft_frequencies(sr=sr, n_fft=N_FFT), np.log1p(1000 * mel),
-                   librosa.mel_frequencies(n_mels=66, fmin=20.0, fmax=sr / 2)[1:-1])
+    mel = mel_filterbank(sr, N_FFT, 64, 20.0, sr / 2) @ power
+    return Spectra(power, np.fft.rfftfreq(N_FFT, 1.0 / sr), np.log1p(1000 * mel),
+                   mel_frequencies(66, 20.0, sr / 2)[1:-1])
+
 
 # %% ../nbs/01_features.ipynb #a6d57d43
 def band_novelty(spectra: Spectra) -> dict[str, np.ndarray]:
@@ -242,27 +282,69 @@ def estimate_tempo(bands: dict[str, np.ndarray], salience: np.ndarray, model: Le
                            round(float(p[i]), 4)) for rank, i in enumerate(order)]
 
 # %% ../nbs/01_features.ipynb #1ae7df16
-@functools.lru_cache(maxsize=1)
-def librosa_beat():
-    "`librosa.beat`, its numba gufuncs cached on disk (librosa compiles them anew in every process)."
-    import numba
-    compile_gufunc = numba.guvectorize
+TIGHTNESS = 200.0  # how strongly the tracked beats keep to the tempo (librosa's default is 100)
 
-    def cached(*args, **kwargs):
-        return compile_gufunc(*args, **{**kwargs, "cache": True})
+def beat_local_score(onsets: np.ndarray, frames_per_beat: float) -> np.ndarray:
+    "The onset curve over its standard deviation, smoothed by a Gaussian of a 32nd of the period (`float64`)."
+    normalised = onsets / (onsets.std(ddof=1) + np.finfo(onsets.dtype).tiny)
+    window = np.exp(-0.5 * (np.arange(-frames_per_beat, frames_per_beat + 1) * 32.0 / frames_per_beat) ** 2)
+    x = normalised.astype(np.float64)
+    x[0] = 0.0  # librosa's convolution loop never reaches the first frame
+    return np.convolve(x, window, "same")
 
-    numba.guvectorize = cached
-    try:
-        import librosa.beat
-    finally:
-        numba.guvectorize = compile_gufunc
-    return librosa.beat
+def beat_cumulative_score(local: np.ndarray, frames_per_beat: float,
+                          tightness: float = TIGHTNESS) -> tuple[np.ndarray, np.ndarray]:
+    "Cumulative score of a beat on every frame and the frame of its best predecessor (-1: none)."
+    n = len(local)
+    min_lag, max_lag = int(np.round(frames_per_beat / 2)), int(2 * frames_per_beat)
+    lags = np.arange(min_lag, max_lag + 1)
+    # librosa passes tightness as a float32: 200 is exact, a fractional value is rounded the same way here
+    penalty = float(np.float32(tightness)) * (np.log(lags) - np.log(frames_per_beat)) ** 2
+    blocks = -(-n // min_lag)
+    cumulative = np.full(max_lag + blocks * min_lag, -np.inf)  # max_lag frames of -inf before the first one
+    cumulative[max_lag:max_lag + n] = local
+    offsets = np.arange(min_lag)[:, None] - lags          # (frame in block, lag) -> its predecessor
+    candidates, best = np.empty(offsets.shape), np.empty(min_lag)
+    for start in range(max_lag + min_lag, max_lag + n, min_lag):  # the first min_lag frames have no predecessor
+        np.take(cumulative, start + offsets, out=candidates)
+        np.subtract(candidates, penalty, out=candidates)
+        np.max(candidates, axis=1, out=best)
+        cumulative[start:start + min_lag] += best
+    # every cumulative score known, the best predecessors of all frames come in one pass; row i of the view
+    # holds frames i - max_lag .. i - min_lag, the lags in reverse order
+    windows = np.lib.stride_tricks.sliding_window_view(cumulative[:max_lag + n - min_lag], len(lags))
+    backlink = np.full(n, -1, np.int64)
+    for first in range(min_lag, n, 8192):
+        scores = windows[first:first + 8192] - penalty[::-1]
+        nearest_best = len(lags) - 1 - np.argmax(scores[:, ::-1], axis=1)  # on a tie, the smallest lag
+        backlink[first:first + len(scores)] = np.arange(first, first + len(scores)) - lags[::-1][nearest_best]
+    started = np.flatnonzero(local >= 0.01 * local.max())  # no beat before the onsets start
+    backlink[:started[0] if len(started) else n] = -1
+    return cumulative[max_lag:max_lag + n], backlink
 
-def track_beats(onsets: np.ndarray, bpm: float) -> np.ndarray:
-    "Beat positions in frames for an onset curve at a known tempo."
-    _, beats = librosa_beat().beat_track(onset_envelope=onsets, sr=DEFAULT_SR, hop_length=HOP, bpm=bpm,
-                                         tightness=200, trim=False)
-    return np.asarray(beats, dtype=int)
+def last_beat(cumulative: np.ndarray) -> int:
+    "The latest local maximum of the cumulative score at or above half their median (the last frame if none)."
+    peak = np.zeros(len(cumulative), bool)
+    peak[1:-1] = (cumulative[1:-1] > cumulative[:-2]) & (cumulative[1:-1] >= cumulative[2:])
+    peak[-1] = len(cumulative) > 1 and cumulative[-1] > cumulative[-2]
+    if not peak.any(): return len(cumulative) - 1
+    good = np.flatnonzero(peak & (cumulative >= 0.5 * np.median(cumulative[peak])))
+    return int(good[-1]) if len(good) else len(cumulative) - 1
+
+def track_beats(onsets: np.ndarray, bpm: float, tightness: float = TIGHTNESS) -> np.ndarray:
+    "Beat positions in frames for an onset curve at a known tempo: `librosa.beat.beat_track(trim=False)`'s."
+    if len(onsets) < 2 or not onsets.any(): return np.zeros(0, int)
+    frames_per_beat = float(np.round(FPS * 60.0 / bpm))
+    local = beat_local_score(onsets, frames_per_beat)
+    cumulative, backlink = beat_cumulative_score(local, frames_per_beat, tightness)
+    beats, frame = [], last_beat(cumulative)
+    while frame >= 0:
+        beats.append(frame)
+        frame = backlink[frame]
+    beats = np.array(beats[::-1], dtype=int)
+    positive = np.flatnonzero(local > 0)  # beats on frames with no onset energy at either end are dropped
+    if len(positive) == 0: return np.zeros(0, int)
+    return beats[(beats >= positive[0]) & (beats <= positive[-1])]
 
 REFINE_TOLERANCE = 0.02  # the beats may move the tempo this far from the periodicity's reading, no further
 
@@ -273,21 +355,45 @@ def refine_tempo(bpm: float, beats: np.ndarray) -> float:
     fitted = 60.0 * FPS / float(np.polyfit(numbers, beats, 1)[0])  # frames per beat -> BPM
     return fitted if abs(fitted / bpm - 1) < REFINE_TOLERANCE else bpm
 
+
 # %% ../nbs/01_features.ipynb #aaa90da9
 def beat_strengths(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
     "(beats, 3) the strongest onset of each band in a ±2-frame window around each beat."
     windows = np.clip(beats[:, None] + np.arange(-2, 3), 0, len(bands["low"]) - 1)
     return np.stack([bands[b][windows].max(axis=1) for b in BANDS], axis=1)
 
-def estimate_meter(per_beat: np.ndarray) -> tuple[int, float]:
-    "Beats per bar (3 or 4) and a confidence in [0, 1] from the beat-level onset pattern."
-    x = per_beat[:, :2] - per_beat[:, :2].mean(axis=0)
-    if len(x) < 13: return 4, 0.0
-    def repeats(lag: int) -> float:
-        return float(np.sum(x[lag:] * x[:-lag]) / (np.sqrt(np.sum(x[lag:] ** 2) * np.sum(x[:-lag] ** 2)) + 1e-9))
-    three, four = repeats(3) + repeats(6), repeats(4) + repeats(8)
-    meter = 3 if three > four else 4
-    return meter, float(np.clip(abs(three - four) / 2, 0, 1))
+METER_STEPS = 4  # points per beat that describe it
+METER_LAGS = (2, 3, 4, 6, 8, 9, 12)
+METER_FEATURE_NAMES = ("similarity_3_minus_4", "similarity_6_minus_8", "similarity_9_minus_8",
+                       "similarity_2_minus_3", "similarity_12")
+# logistic regression on METER_FEATURE_NAMES (then the intercept), probability of 3/4; fitted by
+# `python bench/analysis.py --fit-meter` (see the text above)
+METER_WEIGHTS = np.array([4.1405, 2.4487, 3.9867, 0.9921, 3.2263])
+METER_BIAS = -1.3063
+
+def beat_vectors(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
+    "(beats - 1, 3 × METER_STEPS): each band's strongest onset (±1 frame) at METER_STEPS points of every beat."
+    points = np.round(beats[:-1, None] + np.diff(beats)[:, None] * (np.arange(METER_STEPS) / METER_STEPS)).astype(int)
+    windows = np.clip(points[..., None] + np.arange(-1, 2), 0, len(bands["low"]) - 1)
+    return np.concatenate([bands[b][windows].max(axis=-1) for b in BANDS], axis=1)
+
+def lag_similarity(vectors: np.ndarray, lag: int) -> float:
+    "Mean correlation between each beat's standardised description and the one `lag` beats later."
+    z = (vectors - vectors.mean(axis=0)) / (vectors.std(axis=0) + 1e-9)
+    if len(z) <= lag + 2: return 0.0
+    a, b = z[:-lag], z[lag:]
+    return float(np.mean(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-9)))
+
+def meter_features(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
+    "The contrasts `METER_FEATURE_NAMES` lays out."
+    s = {lag: lag_similarity(beat_vectors(bands, beats), lag) for lag in METER_LAGS}
+    return np.array([s[3] - s[4], s[6] - s[8], s[9] - s[8], s[2] - s[3], s[12]])
+
+def estimate_meter(bands: dict[str, np.ndarray], beats: np.ndarray) -> tuple[int, float]:
+    "Beats per bar (3 or 4) and a confidence in [0, 1]; 4 with no confidence when under 13 beats."
+    if len(beats) < 13: return 4, 0.0
+    p = 1 / (1 + np.exp(-(meter_features(bands, beats) @ METER_WEIGHTS + METER_BIAS)))
+    return (3 if p > 0.5 else 4), float(abs(2 * p - 1))
 
 # %% ../nbs/01_features.ipynb #85d8da87
 STEPS_PER_BEAT = 4
@@ -313,30 +419,70 @@ def rhythm_grid(bands: dict[str, np.ndarray], beats: np.ndarray, meter: int, pha
     return grid / np.maximum(grid.max(axis=1, keepdims=True), 1e-9)
 
 # %% ../nbs/01_features.ipynb #a8bfb224
-FINE_STEPS = 48
+SWING_POINTS = 96                              # points of the beat profile
+SWING_PERCENTS = np.arange(50.0, 75.01, 0.5)  # the settings considered: a drum machine's range
+SWING_WIDTH = 0.045                            # width (in beats) of an onset in the templates
+# the hats may sit a little ahead of or behind the kick that the beats follow: the templates slide this much
+SWING_SHIFTS = np.linspace(-0.03, 0.03, 7)     # beats
+SWING_MIN_16THS = 0.05  # swung 16ths must reach 5 % of the profile's peak: less is a tiny gain of fit, not notes
 
-def beat_profile(onsets: np.ndarray, beats: np.ndarray) -> np.ndarray:
-    "Mean onset strength at `FINE_STEPS` evenly spaced points of every beat."
-    if len(beats) < 2: return np.zeros(FINE_STEPS)
-    points = beats[:-1, None] + np.diff(beats)[:, None] * (np.arange(FINE_STEPS) / FINE_STEPS)
-    return np.interp(points, np.arange(len(onsets)), onsets).mean(axis=0)
+def beat_profile(onsets: np.ndarray, beats: np.ndarray, points: int = SWING_POINTS) -> np.ndarray:
+    "Mean onset strength at `points` evenly spaced positions of every beat."
+    if len(beats) < 2: return np.zeros(points)
+    positions = beats[:-1, None] + np.diff(beats)[:, None] * (np.arange(points) / points)
+    return np.interp(positions, np.arange(len(onsets)), onsets).mean(axis=0)
 
-def _offbeat(window: np.ndarray) -> tuple[float, float]:
-    "Position (fraction of the window) and height of the strongest onset in the window's offbeat zone."
-    lo, hi = int(0.42 * len(window)), int(0.75 * len(window))
-    i = lo + int(np.argmax(window[lo:hi]))
-    middle = len(window) // 2
-    if abs(i - middle) <= 1: i = middle  # one grid point is within the jitter of tracked beats: call it straight
-    return i / len(window), float(window[i])
+class Swing(NamedTuple):
+    "Swing as a drum machine sets it."
+    percent: float     # where the second note of a pair falls: 50 straight, 66.7 triplet, 75 hard shuffle
+    unit: int          # 8 or 16: the notes that swing
+    confidence: float  # 0..1, R² of the winning template
 
-def swing_ratio(profile: np.ndarray) -> float:
-    "Long-to-short ratio of the beat's swung subdivision (1 straight, 2 triplet swing), 8ths or 16ths."
-    half = len(profile) // 2
-    levels = [_offbeat(profile),                                        # the 8th inside the beat
-              _offbeat((profile[:half] + profile[half:]) / 2)]          # the 16th inside each half beat
-    ratios = [where / (1 - where) for where, height in levels if height >= 0.25 * profile.max() > 0]
-    if not ratios: return 1.0
-    return float(np.clip(max(ratios, key=lambda r: abs(np.log(r))), 1.0, 3.0))  # the level that swings
+def _bump(position: float) -> np.ndarray:
+    "A Gaussian onset at `position` (fraction of the beat), wrapping around the beat."
+    distance = np.abs((np.arange(SWING_POINTS) / SWING_POINTS - position + 0.5) % 1.0 - 0.5)
+    return np.exp(-0.5 * (distance / SWING_WIDTH) ** 2)
+
+@functools.lru_cache(maxsize=1)
+def swing_templates() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    "Units, percents, designs (settings, points, 4) and their pseudo-inverses, 8ths settings first."
+    units, percents, designs = [], [], []
+    for unit in (8, 16):
+        for percent in SWING_PERCENTS:
+            p = percent / 100
+            swung = _bump(p) if unit == 8 else _bump(p / 2) + _bump(0.5 + p / 2)
+            straight_eighth = np.zeros(SWING_POINTS) if unit == 8 else _bump(0.5)
+            units.append(unit); percents.append(percent)
+            designs.append(np.column_stack([np.ones(SWING_POINTS), _bump(0.0), straight_eighth, swung]))
+    designs = np.array(designs)
+    return np.array(units), np.array(percents), designs, np.linalg.pinv(designs)
+
+def _best_setting(y: np.ndarray) -> tuple[float, float, int]:
+    "(R², percent, unit) of the template that explains a profile (max 1) best; R² -inf when none fits."
+    total = float(((y - y.mean()) ** 2).sum())
+    if total <= 1e-12: return -np.inf, 50.0, 8
+    units, percents, designs, inverses = swing_templates()
+    heights = inverses @ y                                   # (settings, 4)
+    residual = ((y - np.einsum("spk,sk->sp", designs, heights)) ** 2).sum(axis=1)
+    r2 = np.where(heights[:, 3] > np.where(units == 16, SWING_MIN_16THS, 0.0), 1 - residual / total, -np.inf)
+    eighths, sixteenths = np.argmax(np.where(units == 8, r2, -np.inf)), np.argmax(np.where(units == 16, r2, -np.inf))
+    best = sixteenths if r2[sixteenths] > r2[eighths] else eighths
+    return float(r2[best]), float(percents[best]), int(units[best])
+
+def estimate_swing(profile: np.ndarray) -> Swing:
+    "The swing setting whose template explains the beat profile best, the profile shifted by up to `SWING_SHIFTS`."
+    positions = np.arange(SWING_POINTS)
+    wrapped = np.append(profile, profile[:1])
+    fits = [_best_setting(shifted / (shifted.max() + 1e-12)) for shifted in
+            (np.interp((positions + shift * SWING_POINTS) % SWING_POINTS, np.arange(SWING_POINTS + 1), wrapped)
+             for shift in SWING_SHIFTS)]
+    r2, percent, unit = max(fits, key=lambda fit: fit[0])
+    if not np.isfinite(r2): return Swing(50.0, 8, 0.0)
+    return Swing(percent, unit, float(np.clip(r2, 0, 1)))
+
+def swing_long_short(percent: float) -> float:
+    "The long:short ratio of a swing percentage: 1 straight, 2 triplet, 3 at 75 %."
+    return percent / (100 - percent)
 
 def metrical_levels(steps: int) -> np.ndarray:
     "Strength level of each 16th step of a bar (0 downbeat … 4 offbeat 16th); every beat equal in 3/4."
@@ -389,7 +535,7 @@ def pitch_chroma(y: np.ndarray, sr: int = DEFAULT_SR) -> tuple[np.ndarray, np.nd
     "Treble chroma, bass chroma (12 × frames each) and the tuning of `y`."
     y11 = soxr.resample(y, sr, CHROMA_SR, quality="MQ")
     hop = CHROMA_FFT // 4
-    freqs = librosa.fft_frequencies(sr=CHROMA_SR, n_fft=CHROMA_FFT)
+    freqs = np.fft.rfftfreq(CHROMA_FFT, 1.0 / CHROMA_SR)
     kept = int(np.searchsorted(freqs, 2000.0))  # nothing above 2 kHz is folded: do not store it
     peaks = np.empty((kept, 1 + len(y11) // hop), np.float32)
     average = np.zeros(CHROMA_FFT // 2 + 1)
@@ -528,12 +674,17 @@ def loudness_range(energy: np.ndarray) -> float:
     kept = _gated(block_loudness(energy, 3.0, 1.0), 20.0)
     return float(np.percentile(kept, 95) - np.percentile(kept, 10)) if len(kept) > 1 else 0.0
 
+def spectral_flatness(power: np.ndarray) -> np.ndarray:
+    "Per frame: geometric over arithmetic mean of the power spectrum (1 for white noise, near 0 for a tone)."
+    floored = np.maximum(power, 1e-10)
+    return np.exp(np.log(floored).mean(axis=0)) / floored.mean(axis=0)
+
 def spectral_summary(spectra: Spectra) -> dict[str, float]:
     "Brightness and band balance of the power spectrogram."
     p = spectra.power.mean(axis=1)
     cumulative = np.cumsum(p) / (p.sum() + 1e-12)
     band = lambda lo, hi: float(p[(spectra.freqs >= lo) & (spectra.freqs < hi)].sum() / (p.sum() + 1e-12))
-    flatness = librosa.feature.spectral_flatness(S=np.sqrt(spectra.power[:, ::4])).mean()  # every 4th frame is plenty for a mean
+    flatness = spectral_flatness(spectra.power[:, ::4]).mean()  # every 4th frame is plenty for a mean
     return {"centroid_hz": float((spectra.freqs * p).sum() / (p.sum() + 1e-12)),
             "rolloff_hz": float(spectra.freqs[np.searchsorted(cumulative, 0.85)]),
             "flatness": float(flatness),
@@ -579,11 +730,14 @@ class Analysis:
     energy: float                   # 0..1
     danceability: float             # 0..1
     rhythm_grid: dict[str, list[float]]   # band -> 16 (or 12) steps
-    swing: float                    # long:short ratio, 1 = straight
+    swing: float                    # percent, as a drum machine sets it: 50 straight, 66.7 triplet (50..75)
     syncopation: float              # 0..1
     onset_rate: float               # onsets per second
     chroma: list[float]             # mean treble chroma, C..B, max 1
     spectral: dict[str, float] = field(default_factory=dict)
+    swing_unit: int = 8             # the notes that swing: 8ths or 16ths
+    swing_confidence: float = 0.0   # 0..1
+    downbeat: float = 0.0           # seconds from the start to the first bar line (the first tracked downbeat)
 
     def to_dict(self) -> dict:
         "Plain JSON types only."
@@ -597,15 +751,18 @@ class Rhythm(NamedTuple):
     meter: int
     meter_confidence: float
     grid: np.ndarray        # (3, meter × 4)
-    swing: float
+    swing: Swing
+    downbeat: int           # frame of the first tracked beat that starts a bar (0 with no beats)
 
 def rhythm_at(bands: dict[str, np.ndarray], onsets: np.ndarray, bpm: float) -> Rhythm:
-    "Beats, metre, rhythm grid and swing of the onset curves at tempo `bpm`."
+    "Beats, metre, rhythm grid, swing and downbeat of the onset curves at tempo `bpm`."
     beats = track_beats(onsets, bpm)
     per_beat = beat_strengths(bands, beats) if len(beats) else np.zeros((0, 3))
-    meter, meter_confidence = estimate_meter(per_beat)
-    grid = rhythm_grid(bands, beats, meter, downbeat_phase(per_beat, meter)) if len(beats) > meter else np.zeros((3, 4 * meter))
-    return Rhythm(beats, per_beat, meter, meter_confidence, grid, swing_ratio(beat_profile(bands["mid"] + bands["high"], beats)))
+    meter, meter_confidence = estimate_meter(bands, beats)
+    phase = downbeat_phase(per_beat, meter) if len(beats) > meter else 0
+    grid = rhythm_grid(bands, beats, meter, phase) if len(beats) > meter else np.zeros((3, 4 * meter))
+    swing = estimate_swing(beat_profile(bands["mid"] + bands["high"], beats))
+    return Rhythm(beats, per_beat, meter, meter_confidence, grid, swing, int(beats[phase]) if len(beats) else 0)
 
 def _as_audio(audio: Union[Audio, np.ndarray, AudioSource]) -> Audio:
     if isinstance(audio, Audio): return audio
@@ -639,9 +796,10 @@ def analyze_with_spectra(audio: Union[Audio, np.ndarray, AudioSource]) -> tuple[
         energy=round(energy_score(loudness, rate, spectral["centroid_hz"]), 3),
         danceability=round(danceability_score(salience, rhythm.beats, bpm, rhythm.per_beat), 3),
         rhythm_grid={b: [round(float(v), 3) for v in row] for b, row in zip(BANDS, rhythm.grid)},
-        swing=round(rhythm.swing, 3), syncopation=round(syncopation(rhythm.grid), 3), onset_rate=round(rate, 3),
+        swing=round(rhythm.swing.percent, 1), syncopation=round(syncopation(rhythm.grid), 3), onset_rate=round(rate, 3),
         chroma=[round(float(v), 3) for v in mean_chroma / (mean_chroma.max() + 1e-12)],
-        spectral={k: round(v, 4) for k, v in spectral.items()})
+        spectral={k: round(v, 4) for k, v in spectral.items()}, swing_unit=rhythm.swing.unit,
+        swing_confidence=round(rhythm.swing.confidence, 3), downbeat=round(rhythm.downbeat / FPS, 3))
     return analysis, spectra
 
 def analyze(audio: Union[Audio, np.ndarray, AudioSource]) -> Analysis:
@@ -664,7 +822,7 @@ def feature_vector(a: Analysis) -> np.ndarray:
     s = a.spectral
     head = [np.log2(a.tempo / 120), a.tempo_confidence, float(a.time_signature == 3), float(a.mode == 0),
             a.key_confidence, (a.loudness + 20) / 10, a.dynamic_range / 10, a.energy, a.danceability,
-            a.swing - 1, a.syncopation, a.onset_rate / 8, np.log2(max(s["centroid_hz"], 1) / 1000),
+            swing_long_short(a.swing) - 1, a.syncopation, a.onset_rate / 8, np.log2(max(s["centroid_hz"], 1) / 1000),
             np.log2(max(s["rolloff_hz"], 1) / 4000), s["flatness"] * 10, s["low_ratio"], s["mid_ratio"], s["high_ratio"]]
     chroma = np.roll(np.asarray(a.chroma), -a.key)
     grid = np.concatenate([_grid16(a.rhythm_grid[b]) for b in BANDS])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import matplotlib as mpl
 from cycler import cycler
 
-from .beats import STYLE_IDS
+from .core import STYLE_IDS
 
 # %% auto #0
 __all__ = ['PALETTE', 'ACCENTS', 'STYLE_COLOURS', 'THEMES', 'FONT', 'relative_luminance', 'contrast_ratio', 'style_colour',
@@ -45,7 +45,7 @@ STYLE_COLOURS: dict[str, str] = {
 }
 
 def style_colour(style_id: str) -> str:
-    "The hex colour of a style id (one of `beat_selection.beats.STYLE_IDS`)."
+    "The hex colour of a style id (one of `beat_selection.core.STYLE_IDS`)."
     try:
         return STYLE_COLOURS[style_id]
     except KeyError:

@@ -7,6 +7,11 @@ seed 1: the analysis was tuned on seed 0), per style and per stem. Key: MIREX we
 the grooves' harmony and on real scores from music21's corpus (bench/real_keys.py). Speed: CPU seconds per
 minute of audio on one core, and peak memory of a 10-minute file in a fresh process. Baseline:
 `librosa.beat.beat_track` for tempo, `chroma_cqt` with Krumhansl-Kessler profiles for key.
+
+Start-up: the first `analyze` in a fresh process whose caches are empty (NUMBA_CACHE_DIR and HOME pointing to
+empty folders), wall time from the import to the answer, and warm CPU seconds per minute of audio, for this
+package (NumPy beat tracker and spectra, nothing compiled) beside the package as it was with librosa's
+numba beat tracker (commit `OLD_TRACKER_COMMIT`, exported with `git archive`), measured in the same run.
 """
 from __future__ import annotations
 
@@ -17,11 +22,14 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import librosa
@@ -37,6 +45,228 @@ from beat_selection.features import PITCH_CLASSES, analyze  # noqa: E402
 
 KRUMHANSL_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KRUMHANSL_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+# ------------------------------------------------------------------------------------------------ swing loops
+
+# Loops whose swing is set as on a drum machine: the generator's step grid (beat_selection.beats.step_grid)
+# delays every second 8th (unit 8) or 16th (unit 16) to `percent` % of its pair. Each pattern plays the notes
+# that swing, else a swing setting would change nothing audible and could not be measured.
+SWING_PATTERNS: dict[str, tuple[str, int, dict[str, str], tuple[float, ...]]] = {
+    # name: (style it borrows sounds and harmony from, unit, drums, tempos)
+    "house 16ths": ("house", 16, {"kick": "X---X---X---X---", "clap": "----X-------X---", "hat_open": "--x---x---x---x-",
+                                  "shaker": "xxxxxxxxxxxxxxxx"}, (118.0, 124.0, 128.0)),
+    "boom-bap 16ths": ("boom-bap", 16, {"kick": "X------xX-x---x-", "snare": "----X-------X---",
+                                        "hat": "xxx-xxx-xxx-xxx-"}, (84.0, 92.0, 100.0)),
+    "funk 16ths": ("funk", 16, {"kick": "X-x-------x--x--", "snare": "----X--o-o--X--o", "hat": "XxxxXxxxXxxxXxxx"},
+                   (96.0, 110.0)),
+    "jazz ride": ("jazz", 8, {"ride": "X---x-x-X---x-x-", "hat": "----x-------x---", "kick": "o---o---o---o---"},
+                  (100.0, 160.0, 200.0)),
+    "shuffle 8ths": ("rock", 8, {"kick": "X-------X-x-----", "snare": "----X-------X---", "hat": "x-x-x-x-x-x-x-x-"},
+                     (90.0, 120.0, 140.0)),
+}
+SWING_SETTINGS = (50.0, 54.0, 58.0, 62.0, 66.7, 71.0, 75.0)
+
+
+def swing_loops(seconds: float = 20.0, seed: int = 0, settings: tuple[float, ...] = SWING_SETTINGS,
+                parts: tuple[str, ...] = ("drums", "full")) -> Iterator[dict]:
+    "Every `SWING_PATTERNS` loop at every tempo and swing setting, rendered by `generate_beat` (labels included)."
+    import dataclasses
+
+    from beat_selection.beats import STYLES, BeatSpec, generate_beat
+    for name, (style_name, unit, drums, tempos) in SWING_PATTERNS.items():
+        for bpm in tempos:
+            for k, percent in enumerate(settings):
+                style = dataclasses.replace(STYLES[style_name], grooves=(drums,), swing=(percent / 100,) * 2,
+                                            swing_eighths=unit == 8, ghost_rate=0.0)
+                beat = generate_beat(BeatSpec("loop", bpm=bpm, seconds=seconds), 1000 * seed + 17 * k + int(bpm),
+                                     parts, styles={"loop": style})
+                for part in parts:
+                    yield dict(name=name, style=style_name, unit=unit, bpm=bpm, swing=percent, part=part,
+                               audio=beat.stems[part] if part in beat.stems else beat.audio)
+
+
+# ------------------------------------------------------------------------------------------------ human timing
+
+# Third-party patterns (Debian's MMA groove library, read by bench/mma_grooves.py) played with a drummer's
+# timing. MMA's grooves are quantised; a drummer is not. The perturbation follows published measurements:
+#
+# * Swing ratio against tempo (Friberg & Sundström 2002, "Swing ratios and ensemble timing in jazz
+#   performance", Music Perception 19(3)): the ride cymbal's long:short ratio falls roughly linearly with
+#   tempo, from about 3:1 at slow tempos to near 1:1 at very fast ones; modelled as 3.0 at 120 BPM falling
+#   1.5 per 100 BPM (2.4:1, 71 %, at 160; 1.5:1, 60 %, at 220), clipped to 1.2..3.0, +-0.2 between drummers.
+# * Instrument asynchronies (Butterfield 2010, "Participatory discrepancies and the perception of beats in
+#   jazz", Music Perception 27(3)): drummers and bassists sit consistently ahead of or behind each other by
+#   10-30 ms; modelled as a laid-back snare (+12 ms, +20 ms in hip-hop, reggae and R&B, sd 6 ms between
+#   clips), pushed hats and ride (-6 ms, sd 4 ms) and a kick on the beat (sd 4 ms).
+# * Per-hit timing noise (Hellmer & Madison 2015, "Quantifying microtiming patterning and variability in
+#   drum kit recordings", Music Perception 33(2); Frühauf, Kopiez & Platz 2013, "Music on the timing grid",
+#   Musicae Scientiae 17(2), who used offsets of this size as the range drummers play in): a standard
+#   deviation of 5-15 ms per hit, drawn per clip.
+# * Tempo drift: a slow sine of 0-2 % over 8-24 beats plus a random walk, as a drummer without a click.
+# * Velocity: a log-normal spread of 15 % per hit.
+#
+# Hip-hop, R&B and funk swing their 16ths, reggae its 8ths or 16ths, jazz its 8ths by the tempo rule above,
+# when the pattern as written is straight there (some MMA jazz grooves are already written swung).
+
+SWUNG_16THS = {"boom-bap": (54.0, 62.0), "rnb": (50.0, 58.0), "funk": (50.0, 56.0)}
+LAID_BACK_STYLES = {"boom-bap", "reggae", "rnb"}
+SPLIT_SALT = "analysis-split-1"  # files are tuned on or held out by a hash of their name with this salt
+
+
+def jazz_swing_percent(bpm: float, rng: np.random.Generator) -> float:
+    "A jazz drummer's 8th-note swing at `bpm`, after Friberg & Sundström (2002), as a percentage."
+    ratio = float(np.clip(3.0 - 1.5 * (bpm - 120) / 100 + rng.normal(0, 0.2), 1.2, 3.0))
+    return 100 * ratio / (1 + ratio)
+
+
+def held_out_file(file: str) -> bool:
+    "Whether an MMA library file (e.g. 'stdlib/waltz') is held out of all tuning, by a stable hash."
+    return zlib.crc32(f"{SPLIT_SALT}|{file}".encode()) % 2 == 1
+
+
+def swing_position(frac: float, unit: int, percent: float) -> float | None:
+    "The swung position within the beat of a straight note at `frac`, or None when it does not swing."
+    p = percent / 100
+    if unit == 8 and abs(frac - 0.5) < 0.03: return p
+    if unit == 16 and abs(frac - 0.25) < 0.02: return p / 2
+    if unit == 16 and abs(frac - 0.75) < 0.02: return 0.5 + p / 2
+    return None
+
+
+def humanise(hits: list[tuple[float, str, float]], style: str, bpm: float, rng: np.random.Generator
+             ) -> tuple[list[tuple[float, str, float]], float, int]:
+    """(beat position, voice, velocity) hits played by a drummer: (seconds, voice, velocity), the swing
+    applied (percent) and its unit. Times start at beat 0 = second 0 before drift and micro-timing."""
+    unit, percent = 8, 50.0
+    if style == "jazz": unit, percent = 8, jazz_swing_percent(bpm, rng)
+    elif style in SWUNG_16THS: unit, percent = 16, float(rng.uniform(*SWUNG_16THS[style]))
+    elif style == "reggae": unit, percent = int(rng.choice([8, 16])), float(rng.uniform(50, 60))
+    back = float(rng.normal(20 if style in LAID_BACK_STYLES else 12, 6)) / 1000
+    feel = {"snare": back, "clap": back, "rim": back, "hat": float(rng.normal(-6, 4)) / 1000,
+            "hat_open": float(rng.normal(-6, 4)) / 1000, "ride": float(rng.normal(-6, 4)) / 1000,
+            "kick": float(rng.normal(0, 4)) / 1000}
+    noise = float(rng.uniform(0.005, 0.015))
+    amount, period, phase = float(rng.uniform(0, 0.02)), float(rng.uniform(8, 24)), float(rng.uniform(0, 2 * np.pi))
+    last = max((b for b, _, _ in hits), default=0.0) + 2
+    grid = np.arange(0.0, last + 1, 0.25)  # tempo drift in quarter-beat steps
+    walk = np.cumsum(rng.normal(0, 0.0015, len(grid)))
+    walk -= walk.mean()
+    seconds_per_step = 0.25 * 60 / (bpm * (1 + amount * np.sin(2 * np.pi * grid / period + phase) + walk))
+    clock = np.concatenate([[0.0], np.cumsum(seconds_per_step)])[:len(grid)]
+    played = []
+    for beat, voice, velocity in hits:
+        whole, frac = divmod(beat, 1.0)
+        moved = swing_position(frac, unit, percent) if percent != 50 else None
+        position = whole + (moved if moved is not None else frac)
+        t = float(np.interp(position, grid, clock)) + feel.get(voice, 0.0) + float(rng.normal(0, noise))
+        played.append((t, voice, float(min(1.0, velocity * np.exp(rng.normal(0, 0.15))))))
+    return played, percent, unit
+
+
+def mma_files() -> list[tuple[str, int]]:
+    "(library file, beats per bar) of every MMA file in 3/4 or 4/4 (by its `Time` lines), metronomes left out."
+    from mma_grooves import MMA_LIB
+    out = []
+    for path in sorted(MMA_LIB.glob("*/*.mma")):
+        text = path.read_text(errors="replace")
+        times = set(re.findall(r"^\s*time\s+(\d+)", text, flags=re.IGNORECASE | re.MULTILINE))
+        file = f"{path.parent.name}/{path.stem}"
+        if "metronome" in file or times - {"3", "4"} or not times: continue
+        if times == {"3"} or times == {"4"}: out.append((file, int(times.pop())))
+    return out
+
+
+def human_mma_set(held_out: bool, per_file: int = 1, per_waltz_file: int = 3, seconds: float = 20.0,
+                  progress: bool = False) -> Iterator[dict]:
+    """Drum clips of MMA grooves played with human timing (`humanise`), one half of the files (`held_out_file`).
+
+    Labels: tempo (the quarter note, the MIDI file's beat), beats per bar from the file's MIDI time signature,
+    style from bench/mma_grooves.py's FILE_STYLES ("waltz" for 3/4 files, "other" when unmapped), the swing
+    applied and the source folder. Files whose tempo is ambiguous (TEMPO_FACTOR, TEMPO_FIXED) are left out."""
+    from mma_grooves import (ACOUSTIC_HELD_OUT_KITS, FILE_STYLES, GM_VOICES, MMA_LIB, TEMPO_FACTOR, TEMPO_FIXED,
+                             Groove, _doc_tempo, groove_names, read_midi, render_midi)
+
+    from beat_selection.beats import DrumHit, cache_dir, render_drums
+    for file, metre in mma_files():
+        if held_out_file(file) != held_out or file in TEMPO_FACTOR or file in TEMPO_FIXED: continue
+        style = FILE_STYLES.get(file, "waltz" if metre == 3 else "other")
+        names = sorted(groove_names(MMA_LIB / f"{file}.mma"), key=lambda n: zlib.crc32(n.encode()))
+        declared = _doc_tempo((MMA_LIB / f"{file}.mma").read_text(errors="replace"))
+        for name in names[:per_waltz_file if metre == 3 else per_file]:
+            rng = np.random.default_rng(zlib.crc32(f"{file}|{name}".encode()))
+            centre = declared if declared and 40 <= declared <= 260 else STYLE_TEMPO.get(style, 110.0)
+            bpm = round(float(np.clip(centre * np.exp(rng.uniform(np.log(0.7), np.log(1.4))), 50, 220)), 1)
+            bars = int(np.ceil(seconds / (metre * 60 / bpm))) + 3
+            groove = Groove(file, name, style, 120.0)
+            try:
+                content = read_midi(render_midi(groove, bars, cache_dir() / "mma" / "analysis-bench" / f"{groove.slug}_{bars}bars.mid"))
+            except RuntimeError:
+                continue  # mma could not compile this groove on its own
+            if content.time_signature[0] != metre: continue
+            beats = [(t / content.seconds_per_beat, GM_VOICES[n], v / 127) for t, n, v in content.drums if n in GM_VOICES]
+            if len(beats) < 3 * bars: continue  # no real drum part
+            played, swing, unit = humanise(beats, style, bpm, rng)
+            start = float(rng.uniform(1, 1 + metre)) * 60 / bpm  # a clip starts anywhere in the second bar
+            kit = ACOUSTIC_HELD_OUT_KITS[zlib.crc32(f"{file}|{name}|kit".encode()) % len(ACOUSTIC_HELD_OUT_KITS)]
+            hits = [DrumHit(t - start, voice, v) for t, voice, v in played if start - 0.05 <= t < start + seconds]
+            audio = render_drums(hits, kit, int(seconds * 22050), 22050, rng)
+            if progress: print(f"{file}:{name} {bpm} BPM {metre}/4 {style} swing {swing:.1f}/{unit}", file=sys.stderr)
+            yield dict(file=file, source=file.split("/")[0], groove=name, style=style, bpm=bpm, meter=metre,
+                       swing=swing, unit=unit, kit=kit, audio=(0.9 * audio / (np.abs(audio).max() + 1e-12)).astype(np.float32))
+
+
+STYLE_TEMPO = {"rock": 120.0, "funk": 103.0, "latin": 110.0, "jazz": 145.0, "rnb": 95.0, "boom-bap": 91.0,
+               "house": 123.0, "reggae": 80.0, "afro": 109.0, "waltz": 132.0, "other": 110.0}  # when a file states none
+
+
+# ------------------------------------------------------------------------------------------------ metre fit
+
+METER_C_GRID, METER_WEIGHT_GRID = (0.3, 3.0), (1.0, 2.0, 4.0, 8.0)
+
+
+def meter_examples(clips: Iterator[dict]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    "Metre features at the analysis's own tempo and beats, 3/4 labels and a group (file or pattern) per clip."
+    from beat_selection.features import (band_novelty, compute_spectra, estimate_tempo, meter_features,
+                                         tempo_salience, track_beats)
+    rows, labels, groups = [], [], []
+    for clip in clips:
+        bands = band_novelty(compute_spectra(clip["audio"]))
+        onsets = sum(bands.values())
+        beats = track_beats(onsets, estimate_tempo(bands, tempo_salience(onsets))[0].bpm)
+        rows.append(meter_features(bands, beats)); labels.append(clip.get("meter", 4) == 3)
+        groups.append(clip.get("file", clip.get("name", clip.get("style"))))
+    return np.array(rows), np.array(labels), groups
+
+
+def tuning_clips(seconds: float = 20.0) -> Iterator[dict]:
+    "Everything the analysis may be tuned on: the MMA files not held out, swing loops and grooves of seed 0."
+    yield from human_mma_set(held_out=False, seconds=seconds)
+    yield from swing_loops(seconds=seconds, seed=0)
+    for clip in groove_set(4, seconds, seed=0, parts=("full", "drums")):
+        yield dict(name=clip.style, style=clip.style, bpm=clip.bpm, meter=clip.meter, audio=clip.audio)
+
+
+def fit_meter() -> None:
+    "Choose the metre regression by cross-validation grouped by file on the tuning clips; print its weights."
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+    x, y, groups = meter_examples(tuning_clips())
+    scored = []
+    for c in METER_C_GRID:
+        for weight in METER_WEIGHT_GRID:
+            predicted = np.zeros(len(y), bool)
+            for train, test in GroupKFold(5).split(x, y, groups):
+                model = LogisticRegression(C=c, class_weight={True: weight, False: 1.0}, max_iter=1000)
+                predicted[test] = model.fit(x[train], y[train]).predict(x[test])
+            balanced = (np.mean(predicted[y]) + np.mean(~predicted[~y])) / 2  # 3/4 is rare: both must be found
+            scored.append((balanced, float(np.mean(predicted == y)), c, weight))
+    balanced, accuracy, c, weight = max(scored)
+    model = LogisticRegression(C=c, class_weight={True: weight, False: 1.0}, max_iter=1000).fit(x, y)
+    print(f"{len(y)} clips ({int(y.sum())} in 3/4); cross-validated balanced accuracy {balanced:.3f}, "
+          f"accuracy {accuracy:.3f} at C={c}, 3/4 weight {weight}")
+    print(f"METER_WEIGHTS = np.array({[round(float(w), 4) for w in model.coef_[0]]})")
+    print(f"METER_BIAS = {round(float(model.intercept_[0]), 4)}")
 
 
 def tempo_hits(estimate: float, truth: float) -> tuple[bool, bool]:
@@ -147,11 +377,78 @@ def ten_minute_file(folder: str) -> str:
     return path
 
 
+OLD_TRACKER_COMMIT = "1d27129"  # the last commit whose analysis ran librosa's numba beat tracker
+
+COLD_SNIPPET = """
+import sys, time
+start = time.perf_counter()
+from beat_selection.features import analyze
+analyze(sys.argv[1])
+print(time.perf_counter() - start)
+"""
+
+WARM_SNIPPET = """
+import sys, time
+import numpy as np, soundfile as sf
+from beat_selection.features import analyze
+clips = [sf.read(path, dtype="float32")[0] for path in sys.argv[1:]]
+analyze(clips[0])  # warm: imports, caches, any compilation
+start = time.process_time()
+for clip in clips: analyze(clip)
+print(time.process_time() - start, sum(len(c) for c in clips) / 22050 / 60)
+"""
+
+
+def export_old_package(folder: Path) -> Path:
+    "`beat_selection` as of `OLD_TRACKER_COMMIT`, exported into `folder` (which then goes first on the path)."
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(repo), "archive", OLD_TRACKER_COMMIT, "beat_selection"],
+                             capture_output=True, check=True).stdout
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def fresh_process(snippet: str, args: list[str], package_root: Path, caches: Path) -> list[float]:
+    "Run `snippet` in a new interpreter with `package_root` first on the path and empty-or-given caches."
+    env = {**os.environ, "PYTHONPATH": str(package_root), "NUMBA_CACHE_DIR": str(caches / "numba"),
+           "HOME": str(caches / "home")}
+    (caches / "home").mkdir(parents=True, exist_ok=True)
+    out = subprocess.run([sys.executable, "-c", snippet, *args], capture_output=True, text=True, env=env,
+                         cwd=str(caches), check=True)
+    return [float(v) for v in out.stdout.split()[-2:]] if snippet is WARM_SNIPPET else [float(out.stdout.split()[-1])]
+
+
+def startup_and_speed(n_clips: int = 12, repeats: int = 3) -> dict:
+    "Cold first-analysis wall time and warm CPU per audio minute: this package vs the librosa-numba one."
+    ours_root = Path(__file__).resolve().parents[1]
+    sample = str(ours_root / "data" / "sample.wav")
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        old_root = export_old_package(folder / "old")
+        paths = []
+        for i, clip in enumerate(groove_set(1, 30.0, seed=3, parts=("full",))):
+            if i == n_clips: break
+            paths.append(str(folder / f"clip{i}.wav")); sf.write(paths[-1], clip.audio, clip.sr)
+        roots = {"ours": ours_root, "librosa-numba": old_root}
+        for name, root in roots.items():
+            caches = folder / f"caches-{name}"
+            cold = fresh_process(COLD_SNIPPET, [sample], root, caches)[0]       # empty caches
+            second = fresh_process(COLD_SNIPPET, [sample], root, caches)[0]     # caches as the first left them
+            out[name] = dict(cold=cold, second=second, cpu_per_minute=np.inf)
+        for _ in range(repeats):  # alternated, best of `repeats`: other work on the machine only ever adds time
+            for name, root in roots.items():
+                cpu, minutes = fresh_process(WARM_SNIPPET, paths, root, folder / f"caches-{name}")
+                out[name]["cpu_per_minute"] = min(out[name]["cpu_per_minute"], cpu / minutes)
+    return out
+
+
 def pct(x: float) -> str:
     return f"{100 * x:5.1f}"
 
 
-def report(grooves: dict, real: list[dict], memory: dict) -> str:
+def report(grooves: dict, real: list[dict], memory: dict, startup: dict | None = None) -> str:
     rows = grooves["rows"]
     rhythmic = [r for r in rows if r["parts"] != "harmony"]
     lines = ["## Tempo (generated grooves, seed 1: full mixes and drums only)", "",
@@ -185,6 +482,13 @@ def report(grooves: dict, real: list[dict], memory: dict) -> str:
     if memory:
         lines += [f"| 10-minute 44.1 kHz stereo WAV: peak memory (MB) | {memory['ours'][0]:.0f} | {memory['librosa'][0]:.0f} |",
                   f"| 10-minute file: CPU s, decode included | {memory['ours'][1]:.2f} | {memory['librosa'][1]:.2f} |"]
+    if startup:
+        ours, old = startup["ours"], startup["librosa-numba"]
+        lines += ["", f"## Start-up: NumPy beat tracker vs librosa's numba tracker (package at {OLD_TRACKER_COMMIT})", "",
+                  "| | ours | librosa-numba |", "|---|---|---|",
+                  f"| first analyze, fresh process, empty caches (wall s, import included) | {ours['cold']:.2f} | {old['cold']:.2f} |",
+                  f"| first analyze, next fresh process, caches kept (wall s) | {ours['second']:.2f} | {old['second']:.2f} |",
+                  f"| warm CPU s per minute of audio (12 clips of 30 s, best of 3) | {ours['cpu_per_minute']:.3f} | {old['cpu_per_minute']:.3f} |"]
     return "\n".join(lines)
 
 
@@ -195,9 +499,13 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=120, help="real scores for key (0 to skip)")
     parser.add_argument("--quick", action="store_true", help="2 clips per style, no real scores, no memory run")
     parser.add_argument("--json", type=Path, help="also write the raw rows here")
+    parser.add_argument("--fit-meter", action="store_true", help="fit the metre regression on the tuning clips and print it")
     args = parser.parse_args()
+    if args.fit_meter:
+        fit_meter()
+        return
     if args.quick: args.per_style, args.real = 2, 0
-    analyze(np.random.default_rng(0).standard_normal(22050 * 5).astype(np.float32))  # JIT warm-up off the clock
+    analyze(np.random.default_rng(0).standard_normal(22050 * 5).astype(np.float32))  # imports and caches off the clock
     grooves = run_grooves(args.per_style, args.seconds)
     if args.real and not SOUNDFONT.exists():
         print(f"(no {SOUNDFONT}: install Debian's fluid-soundfont-gm for the real-score key set)", file=sys.stderr)
@@ -208,8 +516,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             path = ten_minute_file(d)
             memory = {which: peak_memory_mb(path, which) for which in ("ours", "librosa")}
-    print(report(grooves, real, memory))
-    if args.json: args.json.write_text(json.dumps(dict(grooves=grooves, real=real, memory=memory), default=str))
+    startup = startup_and_speed()
+    print(report(grooves, real, memory, startup))
+    if args.json: args.json.write_text(json.dumps(dict(grooves=grooves, real=real, memory=memory, startup=startup), default=str))
 
 
 if __name__ == "__main__":

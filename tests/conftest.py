@@ -81,7 +81,9 @@ def api_server(small_catalogue, server_tmpdir, tmp_path_factory):
     env = {**os.environ, "TMPDIR": str(server_tmpdir), "BEAT_SELECTION_CATALOGUE": str(small_catalogue), "BEAT_SELECTION_WORKERS": "2",
            "BEAT_SELECTION_QUEUE": "2", "BEAT_SELECTION_API_KEY": API_KEY,
            "BEAT_SELECTION_MAX_UPLOAD_BYTES": str(MAX_UPLOAD), "BEAT_SELECTION_UPLOAD_IDLE_TIMEOUT": "2",
-           "BEAT_SELECTION_MAX_AUDIO_SECONDS": "60"}
+           "BEAT_SELECTION_MAX_AUDIO_SECONDS": "60",
+           # every test client is 127.0.0.1, and some tests stall on purpose: tests/test_faults.py tries these limits
+           "BEAT_SELECTION_MAX_UPLOADS_PER_CLIENT": "16", "BEAT_SELECTION_SLOW_CLIENT_COOLDOWN": "0"}
     with open(logs, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "uvicorn", "beat_selection.api:app", "--host", "127.0.0.1",
                                     "--port", str(port), "--no-access-log"], env=env, stdout=log, stderr=subprocess.STDOUT)

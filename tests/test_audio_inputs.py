@@ -116,3 +116,93 @@ def test_file_object_and_bytes_agree(write):
 
 def test_missing_path():
     with pytest.raises(FileNotFoundError): load_audio("/no/such/file.wav")
+
+
+# --- headers that lie, samples that cannot be, sizes judged before decoding ----------------------------------
+
+import io
+
+import soundfile as sf
+
+from beat_selection.audio import AudioError
+
+
+def encoded(data: np.ndarray, sr: int, format: str, subtype: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, data, sr, format=format, subtype=subtype)
+    return buffer.getvalue()
+
+
+def outcome(source, **kw):
+    "What `load_audio` makes of `source`: ('ok', the samples' bytes) or (the error code, its message)."
+    try:
+        return "ok", load_audio(source, **kw).samples.tobytes()
+    except AudioError as e:
+        return e.code, str(e)
+
+
+def test_truncated_mp3_gives_only_the_frames_that_are_there():
+    cut = encoded(chord(seconds=4.0), 44_100, "MP3", "MPEG_LAYER_III")[:1_500]
+    assert sf.info(io.BytesIO(cut)).frames == 176_400  # the header still promises 4 s
+    lenient = AudioLimits(min_seconds=0.01)
+    decoded = [load_audio(cut, limits=lenient) for _ in range(5)]
+    assert all(a.duration < 0.5 for a in decoded), [a.duration for a in decoded]
+    assert len({a.samples.tobytes() for a in decoded}) == 1  # the same samples every time
+    assert {outcome(cut)[0] for _ in range(5)} == {"too_short"}
+
+
+def test_huge_finite_float_samples_are_refused():
+    huge = chord(); huge[1000] = 1e38
+    with pytest.raises(CorruptAudioError) as e: load_audio(encoded(huge, 44_100, "WAV", "FLOAT"))
+    assert e.value.status == 422 and "1e+38" not in str(e.value)
+    loud = chord() * 8  # past full scale, as a float file may be: still accepted
+    assert load_audio(encoded(loud, 44_100, "WAV", "FLOAT")).peak_dbfs > 10
+
+
+class CountingReader(io.BytesIO):
+    "A file object that counts the bytes read from it."
+    bytes_read = 0
+
+    def read(self, n=-1):
+        chunk = super().read(n)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def flac_claiming(seconds: float, sr: int = 384_000, channels: int = 8) -> bytes:
+    "A FLAC of 0.1 s of silence whose STREAMINFO claims `seconds` (a zip bomb's header, without the bomb)."
+    buffer = io.BytesIO()
+    with sf.SoundFile(buffer, "w", sr, channels, format="FLAC", subtype="PCM_16") as w:
+        w.write(np.zeros((sr // 10, channels), np.int16))
+    data = bytearray(buffer.getvalue())
+    fields = int.from_bytes(data[18:26], "big")  # rate (20 bits), channels (3), bits (5), total samples (36)
+    data[18:26] = ((fields & ~((1 << 36) - 1)) | int(seconds * sr)).to_bytes(8, "big")
+    return bytes(data)
+
+
+def test_decoded_size_is_judged_from_the_header_before_decoding():
+    lying = flac_claiming(590)  # 8 channels at 384 kHz for 590 s: 1.8 billion samples
+    assert sf.info(io.BytesIO(lying)).frames == 590 * 384_000
+    reader = CountingReader(lying)
+    with pytest.raises(AudioError) as e: load_audio(reader)
+    assert (e.value.status, e.value.code) == (413, "too_much_audio")
+    assert reader.bytes_read <= len(lying) and "384" not in str(e.value)
+
+
+def test_decoded_size_limit_is_a_setting_and_counted_while_decoding():
+    six = encoded(chord(sr=96_000, channels=6), 96_000, "FLAC")  # 3 s x 6 x 96 kHz = 1.7 M samples
+    assert load_audio(six).source_channels == 6
+    with pytest.raises(AudioError) as e: load_audio(six, limits=AudioLimits(max_decoded_samples=1_000_000))
+    assert e.value.code == "too_much_audio"
+
+
+def test_damaged_mp3s_get_an_audio_error_and_the_same_answer_twice():
+    whole = bytearray(encoded(chord(seconds=3.0), 44_100, "MP3", "MPEG_LAYER_III"))
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        damaged = bytearray(whole)
+        for at in rng.integers(0, len(damaged), 20):
+            damaged[at] = rng.integers(0, 256)
+        damaged = bytes(damaged[:rng.integers(200, len(damaged))])
+        first = outcome(damaged)  # anything but an AudioError fails the test
+        assert outcome(damaged) == first
