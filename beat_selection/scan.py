@@ -23,8 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from .audio import AudioError, load_audio
-from .beats import STYLE_IDS
-from .core import exclusive_lock
+from .core import STYLE_IDS, exclusive_lock
 from .features import Analysis
 
 # %% auto #0
