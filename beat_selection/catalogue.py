@@ -1,4 +1,4 @@
-"""Where recommendations come from: a directory holding one SQLite file and the beats' audio, every beat stored with its metadata, its analysis and its style embedding, and safe to read while someone adds to it.
+"""Where recommendations come from: a directory holding one SQLite file and the beats' audio (or one PostgreSQL database that several servers share), every beat stored with its metadata, its analysis and its style embedding, and safe to read while someone adds to it.
 
 Docs: https://beat-selection.github.io/beat_selection/catalogue.html.md"""
 
@@ -31,9 +31,10 @@ from .core import cache_dir, exclusive_lock
 from .features import Analysis, camelot, key_name
 
 # %% auto #0
-__all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'COLUMNS', 'BUSY_TIMEOUT', 'AUDIO_FORMATS',
-           'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord', 'StylePredictionLike',
-           'default_describe', 'new_record', 'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect',
+__all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'MIGRATIONS', 'AUDIO_TABLE', 'COLUMNS', 'BUSY_TIMEOUT',
+           'AUDIO_FORMATS', 'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord',
+           'StylePredictionLike', 'default_describe', 'new_record', 'schema_for', 'record_to_row', 'row_to_record',
+           'key_filter', 'where_clause', 'connect', 'database_url', 'PostgresConnection', 'without_password',
            'ReadOnlyCatalogueError', 'writable', 'cannot_open_wal_index', 'connect_read_only', 'AudioFormat',
            'audio_format', 'encode_audio', 'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan',
            'render_planned', 'build_default', 'catalogue_dir', 'default_catalogue']
@@ -131,6 +132,18 @@ CREATE INDEX IF NOT EXISTS beats_style_bpm ON beats (style, bpm);
 CREATE INDEX IF NOT EXISTS beats_camelot ON beats (camelot);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+MIGRATIONS: dict[int, str] = {1: SCHEMA}  # version n - 1 -> n; a new version appends its script here
+AUDIO_TABLE = "CREATE TABLE IF NOT EXISTS audio (id TEXT PRIMARY KEY, data BLOB NOT NULL);"  # PostgreSQL only
+
+
+def schema_for(dialect: str, script: str) -> str:
+    "A schema script in the words of `dialect` ('sqlite' or 'postgresql')."
+    if dialect == "sqlite":
+        return script
+    script = re.sub(r"\bBLOB\b", "BYTEA", script)
+    return re.sub(r"^(\s*)(id|name|style|key|camelot) TEXT", r'\1\2 TEXT COLLATE "C"', script, flags=re.M)
+
+
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(BeatRecord))
 _JSON_COLUMNS = ("analysis", "style_probabilities")
 
@@ -196,6 +209,40 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous = NORMAL")  # with WAL: a power cut may lose the last commit, never corrupt
     return connection
 
+
+# %% ../nbs/03a_catalogue.ipynb #c3d4e5f6
+_URL = re.compile(r"^postgres(?:ql)?:/+", re.IGNORECASE)
+
+
+def database_url(where: str | os.PathLike) -> str | None:
+    "The PostgreSQL URL `where` names, or None for a folder (a URL that went through `Path` lost a slash: restored)."
+    text = os.fspath(where)
+    return _URL.sub("postgresql://", text) if _URL.match(text) else None
+
+
+class PostgresConnection:
+    "A psycopg connection that speaks like `sqlite3`: `?` placeholders, `execute(...).fetchone()`, `executescript`."
+
+    def __init__(self, url: str):
+        try:
+            import psycopg
+        except ImportError as error:
+            raise ImportError(f"{error}; a PostgreSQL catalogue needs: pip install 'beat-selection[scale]'") from error
+        self.connection = psycopg.connect(url, autocommit=True, connect_timeout=int(BUSY_TIMEOUT))
+
+    def execute(self, sql: str, parameters: Sequence = ()):
+        return self.connection.execute(sql.replace("?", "%s"), tuple(parameters))
+
+    def executescript(self, script: str) -> None:
+        self.connection.execute(script)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def without_password(url: str) -> str:
+    "The URL with its password (if any) replaced by `***`: for folder names, logs and messages."
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 # %% ../nbs/03a_catalogue.ipynb #5d2b8f61
 class ReadOnlyCatalogueError(AudioError):
@@ -283,40 +330,65 @@ _INHERITED_CONNECTIONS: list[sqlite3.Connection] = []  # kept open, unused, in f
 
 
 class Catalogue:
-    "A directory of beats: `catalogue.sqlite` plus `audio/<id>.flac` (or `.mp3`). Safe for many readers and threads."
+    "A directory of beats: `catalogue.sqlite` plus `audio/<id>.flac` (or `.mp3`), or a PostgreSQL URL. Safe for many readers and threads."
 
     def __init__(self, root: str | os.PathLike, describe: Describe | None = None, read_only: bool | None = None,
                  audio_format: str | None = None):
-        self.root = Path(root)
+        self.url = database_url(root)
+        self.dialect = "sqlite" if self.url is None else "postgresql"
+        # PostgreSQL: the database holds everything; this folder only caches the audio this process served
+        self.root = Path(root) if self.url is None else cache_dir() / "catalogue-audio" / _folder_name(self.url)
         self.path = self.root / "catalogue.sqlite"
         self.describe: Describe = describe or default_describe
-        self.read_only = not writable(self.root) if read_only is None else read_only  # None: as the folder allows
+        if read_only is None:  # None: as the folder allows (a database says so itself when a user may not write)
+            read_only = False if self.url else not writable(self.root)
+        self.read_only = read_only
         self._local = threading.local()
-        if self.read_only and not self.path.is_file():
+        if self.url:
+            self.root.mkdir(parents=True, exist_ok=True)
+        if self.read_only and self.url is None and not self.path.is_file():
             raise ReadOnlyCatalogueError(f"{self.root} holds no catalogue, and it is read-only: none can be made there")
         if not self.read_only:
             (self.root / "audio").mkdir(parents=True, exist_ok=True)
         self._create_schema()
         self.audio_format: AudioFormat = self._settle_audio_format(audio_format)
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self) -> sqlite3.Connection | PostgresConnection:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():  # first use in this thread, or a forked child
             if getattr(local, "connection", None) is not None:
                 _INHERITED_CONNECTIONS.append(local.connection)  # closing a parent's connection in a child corrupts
-            local.connection, local.pid = connect(self.path, self.read_only), os.getpid()
+            local.connection = PostgresConnection(self.url) if self.url else connect(self.path, self.read_only)
+            local.pid = os.getpid()
         return local.connection
 
+    def _schema_version(self) -> int:
+        if self.url is None:
+            return self._connection().execute("PRAGMA user_version").fetchone()[0]
+        row = self._connection().execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+        return self._connection().execute("SELECT version FROM schema_version").fetchone()[0] if row[0] else 0
+
     def _create_schema(self) -> None:
-        version = self._connection().execute("PRAGMA user_version").fetchone()[0]
+        version = self._schema_version()
         if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} has schema version {version}; this code knows up to {SCHEMA_VERSION}")
+            raise RuntimeError(f"{self} has schema version {version}; this code knows up to {SCHEMA_VERSION}")
         if version < SCHEMA_VERSION:
             self._refuse_if_read_only(f"its schema (version {version}) cannot be brought to version {SCHEMA_VERSION}")
-            with exclusive_lock(self.root / "schema.lock"):
-                self._connection().execute("PRAGMA journal_mode = WAL")
-                self._connection().executescript(
-                    f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            if self.url is None:
+                with exclusive_lock(self.root / "schema.lock"):
+                    self._connection().execute("PRAGMA journal_mode = WAL")
+                    steps = "".join(MIGRATIONS[v] for v in range(self._schema_version() + 1, SCHEMA_VERSION + 1))
+                    self._connection().executescript(
+                        f"BEGIN IMMEDIATE; {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            else:
+                with self._transaction() as connection:  # the lock waits for a rival server doing the same
+                    connection.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+                    connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                    row = connection.execute("SELECT version FROM schema_version").fetchone()
+                    for step in range((row[0] if row else 0) + 1, SCHEMA_VERSION + 1):
+                        connection.executescript(schema_for("postgresql", MIGRATIONS[step] + (AUDIO_TABLE if step == 1 else "")))
+                    connection.execute("DELETE FROM schema_version")
+                    connection.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def _settle_audio_format(self, wanted: str | None) -> AudioFormat:
         "The format this catalogue keeps its audio in: recorded on first use (`wanted`, else FLAC), fixed after."
@@ -337,9 +409,9 @@ class Catalogue:
             raise ReadOnlyCatalogueError(f"this catalogue is read-only: {what}")
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection | PostgresConnection]:
         connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("BEGIN IMMEDIATE" if self.url is None else "BEGIN")
         try:
             yield connection
         except BaseException:
@@ -362,6 +434,19 @@ class Catalogue:
                                           (*params, limit, offset)).fetchall()
         return [row_to_record(row) for row in rows]
 
+    def get_many(self, ids: Sequence[str]) -> list[BeatRecord]:
+        "The beats `ids` that exist, in the order asked (one query: a recommender's shortlist)."
+        rows = self._connection().execute(f"{_SELECT} WHERE id IN ({', '.join('?' * len(ids))})", tuple(ids)).fetchall() if ids else []
+        found = {row[0]: row for row in rows}
+        return [row_to_record(found[id]) for id in ids if id in found]
+
+    def batches(self, size: int = 10_000) -> Iterator[list[BeatRecord]]:
+        "Every beat, `size` at a time in id order: a reader of the whole catalogue never holds all of it at once."
+        last = ""
+        while rows := self._connection().execute(f"{_SELECT} WHERE id > ? ORDER BY id LIMIT ?", (last, size)).fetchall():
+            yield [row_to_record(row) for row in rows]
+            last = rows[-1][0]
+
     def count(self, style: str | None = None, bpm_min: float | None = None, bpm_max: float | None = None,
               key: str | None = None) -> int:
         "How many beats match the filters."
@@ -372,10 +457,10 @@ class Catalogue:
         return self.count()
 
     def __repr__(self) -> str:
-        return f"Catalogue({str(self.root)!r}, {len(self)} beats)"
+        return f"Catalogue({without_password(self.url) if self.url else str(self.root)!r}, {len(self)} beats)"
 
-    def __reduce__(self):  # travels to other processes as its directory and describer, never as connections
-        return Catalogue, (self.root, self.describe, self.read_only, self.audio_format.name)
+    def __reduce__(self):  # travels to other processes as its directory (or URL) and describer, never as connections
+        return Catalogue, (self.url or self.root, self.describe, self.read_only, self.audio_format.name)
 
     def embeddings(self) -> tuple[list[str], np.ndarray]:
         "Every beat's id and its embedding as one `(n, d)` float32 matrix, in the same (id) order."
@@ -388,7 +473,13 @@ class Catalogue:
         "Where the audio of beat `id` is (or would be) stored; ValueError for an id that is not one."
         if not _ID.fullmatch(id):
             raise ValueError(f"not a beat id: {id!r}")
-        return self.root / "audio" / f"{id}{self.audio_format.suffix}"
+        path = self.root / "audio" / f"{id}{self.audio_format.suffix}"
+        if self.url and not path.is_file():  # a shared catalogue: fetched from the database once, then served locally
+            row = self._connection().execute("SELECT data FROM audio WHERE id = ?", (id,)).fetchone()
+            if row is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(path, bytes(row[0]))
+        return path
 
     def ids(self) -> set[str]:
         "The ids of every beat."
@@ -399,9 +490,15 @@ class Catalogue:
         self._refuse_if_read_only("beats cannot be added to it")
         if not replace and self._connection().execute("SELECT 1 FROM beats WHERE id = ?", (record.id,)).fetchone():
             return False
-        write_atomically(self.audio_path(record.id), audio)
+        if self.url is None:  # the file first: a row is never seen before its audio
+            write_atomically(self.audio_path(record.id), audio)
         with self._transaction() as connection:
             connection.execute(_REPLACE_EXISTING if replace else _KEEP_EXISTING, record_to_row(record))
+            if self.url:  # in the same transaction as the row: both or neither
+                connection.execute("INSERT INTO audio (id, data) VALUES (?, ?) ON CONFLICT (id) "
+                                   "DO UPDATE SET data = excluded.data", (record.id, audio))
+                with contextlib.suppress(FileNotFoundError):  # this server's copy of the old audio is stale
+                    (self.root / "audio" / f"{record.id}{self.audio_format.suffix}").unlink()
             connection.execute(_BUMP_REVISION)
         return True
 
@@ -431,11 +528,35 @@ class Catalogue:
             connection.execute("INSERT INTO meta (name, value) VALUES (?, ?) "
                                "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
 
+    @contextlib.contextmanager
+    def exclusive(self, name: str, waiting: str | None = None) -> Iterator[None]:
+        "One process at a time, for rare slow steps: a lock file beside SQLite, an advisory lock in PostgreSQL."
+        if self.url is None:
+            with exclusive_lock(self.root / name, waiting=waiting):
+                yield
+            return
+        key = int.from_bytes(hashlib.sha1(name.encode()).digest()[:4], "big")  # a number every process agrees on
+        holder = PostgresConnection(self.url)  # a lock held by a session of its own, across the step's transactions
+        try:
+            holder.execute("SELECT pg_advisory_lock(?)", (key,))
+            yield
+        finally:
+            holder.close()  # ending the session releases the lock
+
     def close(self) -> None:
         "Close this thread's connection (others close when their threads end)."
         if (connection := getattr(self._local, "connection", None)) is not None:
             connection.close()
             self._local.pid = None
+
+
+_SCHEMA_LOCK = 0x62656174  # the PostgreSQL advisory lock key of schema changes: any number every process agrees on
+
+
+def _folder_name(url: str) -> str:
+    "A folder name for a database URL: readable, and unique to the URL."
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", without_password(url).split("//", 1)[-1].split("?")[0]).strip("-")
+    return f"{readable[:60]}-{hashlib.sha1(url.encode()).hexdigest()[:10]}"
 
 
 def _source_name(source: AudioSource) -> str | None:
@@ -521,7 +642,7 @@ def default_catalogue(per_style: int = 24, root: str | os.PathLike | None = None
     catalogue = Catalogue(root or catalogue_dir(), describe, read_only, audio_format)
     if catalogue._meta("default_per_style") != str(per_style):
         catalogue._refuse_if_read_only(f"its default beats ({per_style} per style) cannot be generated there")
-        with exclusive_lock(catalogue.root / "build.lock", waiting="waiting for another process to build the catalogue"):
+        with catalogue.exclusive("build.lock", waiting="waiting for another process to build the catalogue"):
             if catalogue._meta("default_per_style") != str(per_style):  # not built while we waited
                 build_default(catalogue, per_style, workers, progress)
                 catalogue._set_meta("default_per_style", str(per_style))

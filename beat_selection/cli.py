@@ -26,7 +26,7 @@ from .recommend import Recommendation, recommend
 # %% auto #0
 __all__ = ['EXIT_UNREADABLE', 'EXIT_USAGE', 'EXIT_REFUSED', 'EXIT_MISSING_EXTRA', 'format_style', 'format_analysis',
            'format_recommendation', 'format_beats', 'build_parser', 'add_recommend_parser', 'add_catalogue_parser',
-           'add_serve_parser', 'open_catalogue', 'add_carousel_parser', 'main']
+           'add_serve_parser', 'open_catalogue', 'add_carousel_parser', 'main', 'add_scan_parser']
 
 # %% ../nbs/06_cli.ipynb #678dc9e6
 def _grid_row(steps: list[float]) -> str:
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_catalogue_parser(commands)
     add_serve_parser(commands)
     add_carousel_parser(commands)
+    add_scan_parser(commands)
     return parser
 
 def _catalogue_option(parser: argparse.ArgumentParser) -> None:
@@ -239,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     use_private_numba_cache()  # whatever numba compiles is cached per user, never inside the installed packages
     try:
         return {"analyze": _analyze, "train": _train, "recommend": _recommend, "catalogue": _catalogue,
-                "serve": _serve, "carousel": _carousel}[args.command](args)
+                "serve": _serve, "carousel": _carousel, "scan": _scan}[args.command](args)
     except AudioError as e:
         print(f"beat-select: {getattr(args, 'file', args.command)}: {e}", file=sys.stderr)
         return EXIT_REFUSED
@@ -252,3 +253,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # missing, a directory, no permission...
         print(f"beat-select: {getattr(args, 'file', args.command)}: {e.strerror or e}", file=sys.stderr)
         return EXIT_UNREADABLE
+
+# %% ../nbs/06_cli.ipynb #5ca9a7e1
+def add_scan_parser(commands) -> None:
+    cmd = commands.add_parser("scan", help="analyse every audio file of a folder or a list into a Parquet dataset "
+                                           "(resumable; needs the `scale` extra)")
+    cmd.add_argument("file", metavar="SOURCE", help="a folder (walked recursively), a text file of paths (one a line), or one file")
+    cmd.add_argument("--out", type=Path, required=True, help="the dataset folder: Parquet parts, one row per file")
+    cmd.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local processes (default: one per core)")
+    cmd.add_argument("--ray", metavar="ADDRESS", default=None,
+                     help="run on a Ray cluster instead: 'auto' (the one this machine joined) or HOST:PORT")
+    cmd.add_argument("--rows-per-part", type=int, default=256, help="rows in each Parquet part (default 256)")
+
+def _scan(args: argparse.Namespace) -> int:
+    try:
+        from beat_selection.scan import scan
+        import pyarrow  # noqa: F401
+        if args.ray:
+            import ray  # noqa: F401
+    except ImportError as e:
+        print(f"beat-select scan: {e}; install it with: pip install 'beat-selection[scale]'", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
+    if not Path(args.file).exists():  # reported by `main` as a missing file, exit code 1
+        raise FileNotFoundError(2, "No such file or directory", args.file)
+    report = scan(args.file, args.out, workers=args.workers, ray_address=args.ray, rows_per_part=args.rows_per_part,
+                  progress=sys.stderr.isatty())
+    print(f"{report.found} files: {report.analysed} analysed, {report.reused} reused (same bytes), {report.failed} "
+          f"failed, {report.skipped} already in {args.out}; {report.files_per_second:.2f} files/s")
+    return 0

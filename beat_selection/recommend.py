@@ -7,9 +7,10 @@ Docs: https://beat-selection.github.io/beat_selection/recommend.html.md"""
 # %% ../nbs/04_recommend.ipynb #a3989b87
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Union
+from typing import Any, Callable, Iterable, Union
 
 import numpy as np
 
@@ -21,11 +22,14 @@ from .model import StylePrediction, describe
 
 # %% auto #0
 __all__ = ['TEMPO_READINGS', 'TEMPO_TOLERANCE', 'TEMPO_FREE', 'TEMPO_SPREAD', 'OTHER_READING', 'KEY_FITS', 'TRANSPOSED_FIT',
-           'PER_SEMITONE', 'FEEL_WEIGHTS', 'NEUTRAL', 'TempoFit', 'tempo_fits', 'tempo_fit', 'KeyFit',
-           'camelot_position', 'key_relation', 'key_fit', 'plot_camelot_wheel', 'unit_rows', 'grid_vector',
-           'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query', 'runner_up_key', 'centred',
-           'rotate_chroma', 'component_scores', 'feel', 'total_score', 'tempo_reason', 'key_reason', 'energy_reason',
-           'groove_reason', 'Match', 'Recommendation', 'explain', 'recommend', 'plot_why']
+           'PER_SEMITONE', 'FEEL_WEIGHTS', 'NEUTRAL', 'EXACT_LIMIT', 'SHORTLIST_SIZE', 'KEY_CLASSES', 'TEMPO_BIN',
+           'GRID_SIZE', 'TempoFit', 'tempo_fits', 'tempo_fit', 'KeyFit', 'camelot_position', 'key_relation', 'key_fit',
+           'plot_camelot_wheel', 'unit_rows', 'grid_vector', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of',
+           'Query', 'runner_up_key', 'centred', 'rotate_chroma', 'component_scores', 'feel', 'total_score',
+           'tempo_reason', 'key_reason', 'energy_reason', 'groove_reason', 'Match', 'Recommendation', 'explain',
+           'recommend', 'plot_why', 'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'QueryTerms',
+           'unit_rows32', 'exact_scores', 'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of',
+           'shortlisted_index']
 
 # %% ../nbs/04_recommend.ipynb #228139f2
 TEMPO_READINGS: dict[float, str] = {1.0: "same tempo", 2.0: "double time", 0.5: "half time"}
@@ -370,14 +374,24 @@ def explain(query: Query, beat: BeatRecord, parts: dict[str, float], tempo: Temp
             "groove": groove_reason(beat.style, parts["style"], parts["sound"], parts["groove"])}
 
 
-def recommend(track: Union[Query, tuple, Audio, np.ndarray, AudioSource], catalogue: Catalogue | CatalogueIndex,
-              top_k: int = 5, style: str | None = None) -> Recommendation:
+EXACT_LIMIT = 20_000   # up to this many beats every beat is scored; beyond, a shortlist from `ShortlistIndex`
+SHORTLIST_SIZE = 50    # beats scored in full after the index has found them (at least 4 × top_k)
+
+
+def recommend(track: Union[Query, tuple, Audio, np.ndarray, AudioSource], catalogue: Union[Catalogue, CatalogueIndex, "Shortlisted"],
+              top_k: int = 5, style: str | None = None, shortlist: bool | None = None) -> Recommendation:
     "The track's style and the `top_k` catalogue beats (of `style` only, if given) that fit it best."
     if style is not None and style not in STYLE_IDS:
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLE_IDS)}")
     if top_k < 1:
         raise ValueError("top_k must be at least 1")
-    query, index = Query.of(track), index_of(catalogue)
+    query = Query.of(track)
+    if shortlist is None:  # None: the shortlist for large catalogues, every beat for small ones
+        shortlist = not isinstance(catalogue, CatalogueIndex) and (not isinstance(catalogue, Catalogue) or len(catalogue) > EXACT_LIMIT)
+    if shortlist:
+        index = shortlisted_index(query, catalogue, max(SHORTLIST_SIZE, 4 * top_k), style)
+    else:
+        index = index_of(catalogue)
     parts, tempos, keys = component_scores(query, index)
     score = total_score(parts)
     if style is not None:
@@ -408,3 +422,221 @@ def plot_why(recommendation: Recommendation, ax=None):
     ax.set_yticks(range(len(table)), [m.beat.name for m in recommendation.matches])
     ax.set_title("score = tempo × key × feel (weighted mean of style … groove)")
     return ax
+
+# %% ../nbs/04_recommend.ipynb #29eccc53
+KEY_CLASSES = 24            # tonic × mode: a beat's key is one of 24
+TEMPO_BIN = np.log2(1.03)   # partitions 3 % of tempo wide, on a log scale
+GRID_SIZE = 48              # 4/4's rhythm grid (3 bands × 16 steps); 3/4's 36 numbers are padded with zeros
+
+
+def key_class(tonic: np.ndarray | int, minor: np.ndarray | bool) -> np.ndarray:
+    "0..23: the tonic and the mode of a key as one number."
+    return np.asarray(tonic, dtype=np.int16) * 2 + np.asarray(minor, dtype=np.int16)
+
+
+@lru_cache(maxsize=None)
+def key_fit_table() -> np.ndarray:
+    "`key_fit(track, beat).fit` and `.transpose` for every pair of the 24 keys: (24, 24, 2)."
+    table = np.zeros((KEY_CLASSES, KEY_CLASSES, 2))
+    for t in range(KEY_CLASSES):
+        for b in range(KEY_CLASSES):
+            fit = key_fit((t // 2, bool(t % 2)), (b // 2, bool(b % 2)))
+            table[t, b] = fit.fit, fit.transpose
+    return table
+
+
+def padded_grid(grid: dict[str, list[float]]) -> tuple[np.ndarray, int]:
+    "A rhythm grid as `grid_vector` makes it, padded to `GRID_SIZE` numbers, and its true length."
+    vector = grid_vector(grid) if grid else np.zeros(0)
+    out = np.zeros(GRID_SIZE, dtype=np.float32)
+    out[: min(len(vector), GRID_SIZE)] = vector[:GRID_SIZE]
+    return out, len(vector)
+
+# %% ../nbs/04_recommend.ipynb #f41b6f48
+@dataclass
+class BeatArrays:
+    "The numbers the score reads, for many beats: what a `ShortlistIndex` keeps, one row per beat."
+    ids: np.ndarray          # (n,) bytes
+    bpm: np.ndarray          # (n,) float32
+    key: np.ndarray          # (n,) int16, `key_class`
+    energy: np.ndarray       # (n,) float32
+    style: np.ndarray        # (n,) int16, index into STYLE_IDS
+    embedding: np.ndarray    # (n, d) unit rows
+    chroma: np.ndarray       # (n, 12) unit rows of the centred chroma
+    grid: np.ndarray         # (n, GRID_SIZE) unit rhythm-grid vectors, zero-padded
+    grid_length: np.ndarray  # (n,) int16: 48 for 4/4, 36 for 3/4, 0 for none
+
+    @classmethod
+    def from_records(cls, records: list[BeatRecord]) -> "BeatArrays":
+        grids = [padded_grid(r.analysis.get("rhythm_grid") or {}) for r in records]
+        return cls(np.array([r.id.encode() for r in records], dtype=bytes),
+                   np.array([r.bpm for r in records], dtype=np.float32),
+                   key_class([r.tonic for r in records], [r.mode == "minor" for r in records]).astype(np.int16),
+                   np.array([r.energy for r in records], dtype=np.float32),
+                   np.array([STYLE_IDS.index(r.style) for r in records], dtype=np.int16),
+                   unit_rows(np.stack([r.embedding for r in records])).astype(np.float32),
+                   unit_rows(centred(np.array([r.analysis["chroma"] for r in records], dtype=float))).astype(np.float32),
+                   np.stack([g for g, _ in grids]) if grids else np.zeros((0, GRID_SIZE), np.float32),
+                   np.array([n for _, n in grids], dtype=np.int16))
+
+    def __len__(self) -> int:
+        return len(self.bpm)
+
+    def take(self, rows: np.ndarray) -> "BeatArrays":
+        return BeatArrays(*(getattr(self, f.name)[rows] for f in dataclasses.fields(self)))
+
+    @staticmethod
+    def concatenate(parts: list["BeatArrays"]) -> "BeatArrays":
+        return BeatArrays(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(BeatArrays)))
+
+# %% ../nbs/04_recommend.ipynb #bca0aef6
+@dataclass(frozen=True)
+class QueryTerms:
+    "What `exact_scores` needs of a query, worked out once for all the partitions it visits."
+    tempo: float
+    key_score: np.ndarray       # (24,) the key part for a beat in each key
+    style: np.ndarray           # (14,) the style part for a beat of each style
+    embedding: np.ndarray       # (d,) float32, unit
+    chroma: np.ndarray          # (24, 12) the track's chroma moved against each key's transposition
+    energy: float
+    grid: np.ndarray            # (GRID_SIZE,) float32
+    grid_length: int
+
+    @classmethod
+    def of(cls, query: Query) -> "QueryTerms":
+        a, prediction = query.analysis, query.prediction
+        table, certainty = key_fit_table(), float(np.clip(a.key_confidence, 0.0, 1.0))
+        track, runner_up = int(key_class(*query.key)), int(key_class(*runner_up_key(a)))
+        probabilities = np.array([prediction.probabilities[s] for s in STYLE_IDS])
+        # the beat's chroma moved by its transposition = the track's moved the other way: one rotation per key
+        track_chroma = unit_rows(centred(np.asarray(a.chroma, dtype=float)))
+        grid, length = padded_grid(a.rhythm_grid)
+        return cls(float(a.tempo), certainty * table[track, :, 0] + (1 - certainty) * table[runner_up, :, 0],
+                   probabilities / probabilities.max(), unit_rows(prediction.embedding).astype(np.float32),
+                   np.stack([np.roll(track_chroma, -int(s)) for s in table[track, :, 1]]).astype(np.float32), float(a.energy), grid, length)
+
+
+def unit_rows32(matrix: np.ndarray) -> np.ndarray:
+    "`unit_rows` in float32: half the memory traffic, for the many rows of a partition."
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def exact_scores(query: Query | QueryTerms, beats: BeatArrays, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+    "`total_score` of the beats `rows`, computed from the arrays alone: the same numbers `component_scores` gives."
+    q = query if isinstance(query, QueryTerms) else QueryTerms.of(query)
+    key = beats.key[rows]
+    tempo = tempo_fits(q.tempo, beats.bpm[rows].astype(float))[2]
+    # vectors stored in float16 are normalised again, as `CatalogueIndex` normalises the records' own
+    sound = (1 + unit_rows32(beats.embedding[rows]) @ q.embedding) / 2
+    harmony = np.clip(np.einsum("ij,ij->i", unit_rows32(centred(beats.chroma[rows].astype(np.float32))), q.chroma[key]), 0, 1)
+    energy = np.clip(1 - 2 * np.abs(beats.energy[rows].astype(float) - q.energy), 0, 1)
+    groove = np.where(beats.grid_length[rows] == q.grid_length, unit_rows32(beats.grid[rows]) @ q.grid, NEUTRAL)
+    feel = (FEEL_WEIGHTS["style"] * q.style[beats.style[rows]] + FEEL_WEIGHTS["sound"] * sound
+            + FEEL_WEIGHTS["harmony"] * harmony + FEEL_WEIGHTS["energy"] * energy + FEEL_WEIGHTS["groove"] * groove)
+    return tempo * q.key_score[key] * feel
+
+
+# %% ../nbs/04_recommend.ipynb #25e748b2
+def reorder(values: np.ndarray, order: np.ndarray, columns: int = 16) -> np.ndarray:
+    "`values[order]`, written over `values` a few columns at a time: the copy in flight is small, not a second matrix."
+    if values.ndim == 1:
+        return values[order]
+    for start in range(0, values.shape[1], columns):
+        values[:, start:start + columns] = values[order, start:start + columns]
+    return values
+
+
+class ShortlistIndex:
+    "Beats in partitions of one key and 3 % of tempo, searched best-first until no partition left can beat the shortlist."
+
+    def __init__(self, beats: BeatArrays, revision: int = -1):
+        "An index of `beats`, which it keeps: their arrays are reordered in place, the vectors stored as float16."
+        bins = np.floor(np.log2(np.maximum(beats.bpm, 1.0)) / TEMPO_BIN).astype(np.int32)
+        self.first_bin = int(bins.min()) if len(beats) else 0
+        self.n_bins = int(bins.max()) - self.first_bin + 1 if len(beats) else 1
+        partition = beats.key.astype(np.int64) * self.n_bins + (bins - self.first_bin)
+        order = np.argsort(partition, kind="stable")
+        for name in [f.name for f in dataclasses.fields(beats)]:
+            values = getattr(beats, name)
+            if values.ndim == 2:  # float16 halves the vectors' memory; the shortlist is scored again from the records
+                values = values.astype(np.float16, copy=False)
+            setattr(beats, name, reorder(values, order))
+        self.beats = beats
+        self.starts = np.searchsorted(partition[order], np.arange(KEY_CLASSES * self.n_bins + 1))
+        self.revision = revision
+
+    def __len__(self) -> int:
+        return len(self.beats)
+
+    @classmethod
+    def from_catalogue(cls, catalogue: Catalogue, batch: int = 10_000) -> "ShortlistIndex":
+        "The index of a catalogue, read `batch` records at a time: memory holds the arrays, never every record."
+        revision = catalogue.revision()
+        parts = [BeatArrays.from_records(records) for records in catalogue.batches(batch)]
+        return cls(BeatArrays.concatenate(parts) if parts else BeatArrays.from_records([]), revision)
+
+    def _bounds(self, terms: QueryTerms) -> np.ndarray:
+        "For every partition, the highest score any beat in it could reach (feel counted as 1)."
+        edges = 2.0 ** ((self.first_bin + np.arange(self.n_bins + 1)) * TEMPO_BIN)
+        low, high = edges[:-1] * (1 - 1e-6), edges[1:] * (1 + 1e-6)  # float32 tempos on a bin's edge stay inside
+        best = np.zeros(self.n_bins)
+        for reading in TEMPO_READINGS:  # the tempo in the bin nearest the track's, at each reading
+            nearest = np.clip(terms.tempo * reading, low, high)
+            best = np.maximum(best, tempo_fits(terms.tempo, nearest)[2])  # a fit reached in the bin: no beat in it does better
+        return (terms.key_score[:, None] * best[None, :]).ravel()
+
+    def shortlist(self, query: Query, size: int = 50, style: str | None = None) -> tuple[np.ndarray, int]:
+        "Row positions of the `size` best beats, best first, and how many beats were scored to find them."
+        terms = QueryTerms.of(query)
+        bounds = self._bounds(terms)
+        order = np.argsort(-bounds, kind="stable")
+        order = order[self.starts[order + 1] > self.starts[order]]  # empty partitions never need a visit
+        kept_rows, kept_scores, scored, visited, group = np.zeros(0, dtype=np.int64), np.zeros(0), 0, 0, 4
+        wanted = None if style is None else STYLE_IDS.index(style)
+        while visited < len(order):
+            if len(kept_scores) >= size and bounds[order[visited]] <= kept_scores[-1]:
+                break  # no beat further down can enter the shortlist
+            # a few partitions at a time (more as the search goes on): one NumPy call for them all
+            batch, visited, group = order[visited:visited + group], visited + group, group * 2
+            rows = np.concatenate([np.arange(self.starts[p], self.starts[p + 1]) for p in batch])
+            scores = exact_scores(terms, self.beats, rows)
+            scored += len(rows)
+            if wanted is not None:
+                scores = np.where(self.beats.style[rows] == wanted, scores, -np.inf)
+            rows, scores = np.concatenate([kept_rows, rows]), np.concatenate([kept_scores, scores])
+            top = np.argsort(-scores, kind="stable")[:size]
+            top = top[np.isfinite(scores[top])]
+            kept_rows, kept_scores = rows[top], scores[top]
+        return kept_rows, scored
+
+    def ids(self, rows: np.ndarray) -> list[str]:
+        return [i.decode() for i in self.beats.ids[rows]]
+
+# %% ../nbs/04_recommend.ipynb #4b813b81
+@dataclass
+class Shortlisted:
+    "A `ShortlistIndex` and where to fetch the records it names (`Catalogue.get_many`)."
+    index: ShortlistIndex
+    fetch: Callable[[list[str]], list[BeatRecord]]
+
+
+_SHORTLISTS: dict[str, ShortlistIndex] = {}
+
+
+def shortlist_of(catalogue: Catalogue | Shortlisted) -> Shortlisted:
+    "The shortlist index of a catalogue, rebuilt when the catalogue has changed since."
+    if isinstance(catalogue, Shortlisted):
+        return catalogue
+    key, cached = str(catalogue.root), _SHORTLISTS.get(str(catalogue.root))
+    if cached is None or cached.revision != catalogue.revision():
+        cached = _SHORTLISTS[key] = ShortlistIndex.from_catalogue(catalogue)
+    return Shortlisted(cached, catalogue.get_many)
+
+
+def shortlisted_index(query: Query, catalogue: Catalogue | Shortlisted, size: int, style: str | None = None) -> CatalogueIndex:
+    "A `CatalogueIndex` of the `size` beats the shortlist index finds for `query`."
+    shortlisted = shortlist_of(catalogue)
+    rows, _ = shortlisted.index.shortlist(query, size, style)
+    return CatalogueIndex.from_records(shortlisted.fetch(shortlisted.index.ids(rows)))

@@ -1,4 +1,5 @@
-"The catalogue: storage round trips, filters, and safety under concurrent readers, a writer and rival builders."
+"""The catalogue: storage round trips, filters, and safety under concurrent readers, a writer and rival builders,
+on both backends: SQLite in a folder and a PostgreSQL server (started here on a free port, as an unprivileged user)."""
 from __future__ import annotations
 
 import contextlib
@@ -26,6 +27,74 @@ from beat_selection.catalogue import (EMBEDDING_DIM, SCHEMA_VERSION, BeatRecord,
 from beat_selection.features import Analysis, analyze, camelot, key_name
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample.wav"
+REQUIRE_SERVICES = os.environ.get("BEAT_SELECTION_REQUIRE_SERVICES") == "1"
+POSTGRES_BIN = Path(os.environ.get("BEAT_SELECTION_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+# --- a PostgreSQL server for the session, and one fresh database per test ---
+
+def _unavailable(reason: str) -> None:
+    "Skip, or fail where CI requires every service (BEAT_SELECTION_REQUIRE_SERVICES=1)."
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason}, and BEAT_SELECTION_REQUIRE_SERVICES=1 requires it")
+    pytest.skip(reason)
+
+
+def _as_server_user() -> list[str]:
+    "PostgreSQL refuses to run as root: as root, run it as `nobody`."
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        _unavailable("running as root without setpriv: PostgreSQL cannot be started as another user")
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    "The URL of a PostgreSQL server of our own (initdb + pg_ctl on a temporary folder and a free port)."
+    if not (POSTGRES_BIN / "initdb").is_file():
+        _unavailable(f"no PostgreSQL server in {POSTGRES_BIN} (Debian: apt-get install postgresql)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable("psycopg is not installed (pip install 'beat-selection[scale]')")
+    from conftest import free_port
+    folder = Path(tempfile.mkdtemp(prefix="pg-"))
+    folder.chmod(0o777)  # the server's user writes here
+    port, user = free_port(), _as_server_user()
+    data = folder / "data"
+    subprocess.run(user + [str(POSTGRES_BIN / "initdb"), "-D", str(data), "-U", "beats", "--auth=trust",
+                           "--no-locale", "-E", "UTF8"], check=True, capture_output=True, cwd=folder)
+    # fsync off: these tests kill clients, never the machine; a committed row is safe in the server's memory
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    subprocess.run(user + [str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
+                           "-w", "-t", "60", "start"], check=True, capture_output=True, cwd=folder)
+    try:
+        yield f"postgresql://beats@127.0.0.1:{port}"
+    finally:
+        subprocess.run(user + [str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                       capture_output=True, cwd=folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+def fresh_database(server: str) -> str:
+    "The URL of a new, empty database on `server`."
+    import psycopg
+    name = f"catalogue_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return f"{server}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request, tmp_path):
+    "Where a test's catalogue lives: a folder (SQLite), or a URL of a fresh PostgreSQL database."
+    if request.param == "sqlite":
+        return tmp_path / "catalogue"
+    return fresh_database(request.getfixturevalue("postgres_server"))
 
 
 # --- a deterministic stand-in for beat_selection.model.describe; module level so spawned processes can use it ---
@@ -87,8 +156,8 @@ def click_track(i: int, seconds: float = 3.0) -> bytes:
 
 # --- single-process behaviour ---
 
-def test_add_file_roundtrip_and_filters(tmp_path):
-    catalogue = Catalogue(tmp_path, describe=fake_describe)
+def test_add_file_roundtrip_and_filters(where):
+    catalogue = Catalogue(where, describe=fake_describe)
     record = catalogue.add_file(SAMPLE, style="afro")
     assert isinstance(record, BeatRecord)
     assert (record.name, record.style, record.source, record.seed, record.kit) == ("sample", "afro", "user", None, None)
@@ -97,7 +166,7 @@ def test_add_file_roundtrip_and_filters(tmp_path):
     assert record.analysis["tempo"] == record.bpm
     assert json.loads(json.dumps(record.to_dict()))["key"] == record.key
 
-    again = Catalogue(tmp_path)  # a fresh object over the same directory, without any describer
+    again = Catalogue(where)  # a fresh object over the same directory (or database), without any describer
     assert again.get(record.id) == record
     assert np.array_equal(again.get(record.id).embedding, record.embedding)
     audio, sr = sf.read(again.audio_path(record.id))
@@ -116,16 +185,16 @@ def test_add_file_roundtrip_and_filters(tmp_path):
     assert sorted(ids) == ids and set(ids) == {record.id, other.id} and vectors.shape == (2, EMBEDDING_DIM)
 
 
-def test_readding_the_same_audio_updates_it(tmp_path):
-    catalogue = Catalogue(tmp_path, describe=fake_describe)
+def test_readding_the_same_audio_updates_it(where):
+    catalogue = Catalogue(where, describe=fake_describe)
     first = catalogue.add_file(SAMPLE, style="afro")
     second = catalogue.add_file(SAMPLE.read_bytes(), name="renamed", style="house")
     assert (second.id, second.name, second.style, second.created_at) == (first.id, "renamed", "house", first.created_at)
     assert len(catalogue) == 1
 
 
-def test_bad_input(tmp_path):
-    catalogue = Catalogue(tmp_path, describe=fake_describe)
+def test_bad_input(where):
+    catalogue = Catalogue(where, describe=fake_describe)
     with pytest.raises(ValueError, match="unknown style"):
         catalogue.add_file(SAMPLE, style="polka")
     with pytest.raises(EmptyAudioError):
@@ -189,14 +258,14 @@ def _writer(root: str, count: int) -> None:
         catalogue.add_file(click_track(i), name=f"clicks {i}")
 
 
-def test_readers_and_a_writer_in_parallel(tmp_path):
-    catalogue = Catalogue(tmp_path, describe=quick_describe)
+def test_readers_and_a_writer_in_parallel(where):
+    catalogue = Catalogue(where, describe=quick_describe)
     catalogue.add_file(click_track(0))
     context = multiprocessing.get_context("spawn")
     ready, stop, errors, passes = context.Semaphore(0), context.Event(), context.Queue(), context.Queue()
-    readers = [context.Process(target=_reader, args=(str(tmp_path), ready, stop, errors, passes), daemon=True)
+    readers = [context.Process(target=_reader, args=(str(where), ready, stop, errors, passes), daemon=True)
                for _ in range(3)]
-    writer = context.Process(target=_writer, args=(str(tmp_path), 30), daemon=True)
+    writer = context.Process(target=_writer, args=(str(where), 30), daemon=True)
     try:
         for process in readers:
             process.start()
@@ -221,17 +290,18 @@ def test_readers_and_a_writer_in_parallel(tmp_path):
     assert reader_errors == []
     assert all(n > 0 for n in counts), counts
     assert len(catalogue) == 31
-    assert catalogue._connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if catalogue.dialect == "sqlite":
+        assert catalogue._connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def _build(root: str) -> None:
     default_catalogue(per_style=1, root=root, describe=logging_describe, workers=1, progress=False)
 
 
-def test_two_processes_build_the_default_once(tmp_path, monkeypatch):
+def test_two_processes_build_the_default_once(tmp_path, where, monkeypatch):
     log = tmp_path / "describers.log"
     monkeypatch.setenv("CATALOGUE_TEST_LOG", str(log))
-    root = tmp_path / "catalogue"
+    root = where
     context = multiprocessing.get_context("spawn")
     builders = [context.Process(target=_build, args=(str(root),), daemon=True) for _ in range(2)]
     try:
@@ -268,12 +338,13 @@ def test_default_catalogue_location(tmp_path, monkeypatch):
     assert catalogue_dir() == tmp_path / "cache" / expected
 
 
-def test_a_catalogue_pickles_as_its_directory(tmp_path):
+def test_a_catalogue_pickles_as_its_directory(where):
     import pickle
-    catalogue = Catalogue(tmp_path, describe=quick_describe)
+    catalogue = Catalogue(where, describe=quick_describe)
     record = catalogue.add_file(click_track(3))
     copy = pickle.loads(pickle.dumps(catalogue))
     assert copy.root == catalogue.root and copy.describe is quick_describe and copy.get(record.id) == record
+    assert copy.url == catalogue.url
 
 
 def test_a_catalogue_of_previews_is_built_in_worker_processes(tmp_path):
@@ -338,12 +409,112 @@ def test_a_wal_catalogue_served_by_a_user_who_may_not_write_it():
         shutil.rmtree(folder)
 
 
-def test_add_file_with_the_real_model(tmp_path):
+def test_add_file_with_the_real_model(where):
     "The default describer is the shipped style model: a user's beat gets its analysis, style and embedding."
     from conftest import SAMPLE
     from beat_selection.beats import STYLE_IDS
-    catalogue = Catalogue(tmp_path)
+    catalogue = Catalogue(where)
     record = catalogue.add_file(SAMPLE, name="sample")
     assert record.style in STYLE_IDS and record.source == "user"
     assert record.embedding.shape == (EMBEDDING_DIM,) and abs(float(np.linalg.norm(record.embedding)) - 1) < 1e-4
     assert catalogue.get(record.id).name == "sample" and catalogue.audio_path(record.id).is_file()
+
+
+# --- a writer killed mid-insert (both backends); PostgreSQL only: versions, two API servers on one database ---
+
+def test_postgres_schema_has_an_explicit_version(postgres_server):
+    import psycopg
+    url = fresh_database(postgres_server)
+    catalogue = Catalogue(url, describe=quick_describe)
+    assert catalogue.dialect == "postgresql" and "***" not in repr(catalogue)
+    with psycopg.connect(url, autocommit=True) as connection:
+        assert connection.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        assert connection.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'beats' "
+                                  "AND column_name = 'embedding'").fetchone() == ("bytea",)
+        connection.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(RuntimeError, match="schema version"):
+        Catalogue(url)
+
+
+_KILLED_WRITER = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from test_catalogue import Catalogue, click_track, quick_describe
+catalogue = Catalogue(sys.argv[1], describe=quick_describe)
+for i in range(1000):
+    record = catalogue.add_file(click_track(i % 40, seconds=2.0 + i / 1000), name=f"take {i}")
+    print(record.id, flush=True)  # printed only once its transaction is committed
+"""
+
+
+def test_a_writer_killed_mid_insert_loses_nothing_committed(where):
+    import signal
+    url = str(where)
+    Catalogue(url)  # the schema, before the race
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, url, str(Path(__file__).parent)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    committed = []
+    deadline = time.monotonic() + 60
+    while len(committed) < 15 and time.monotonic() < deadline:
+        line = writer.stdout.readline()
+        assert line, writer.stderr.read()[-2000:]
+        committed.append(line.strip())
+    time.sleep(0.05)  # somewhere inside the next insert
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    committed += [line.strip() for line in writer.stdout.read().splitlines()]
+    catalogue = Catalogue(url)
+    stored = catalogue.ids()
+    assert set(committed) <= stored and len(stored) <= len(committed) + 1  # at most the one in flight, whole
+    if catalogue.dialect == "postgresql":
+        rows, audio = (catalogue._connection().execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("beats", "audio"))
+        assert rows == audio == len(stored)  # never a row without its audio, nor audio without its row
+    else:
+        assert catalogue._connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for id in stored:  # SQLite writes the file before the row: a row always has its audio
+        assert sf.info(catalogue.audio_path(id)).duration >= 2.0
+
+
+def test_two_api_servers_share_one_catalogue(postgres_server, tmp_path):
+    "A beat added through one server is recommended by the other on its next request."
+    import httpx
+    from conftest import API_KEY, free_port, wait_ready
+    url = fresh_database(postgres_server)
+    seed = Catalogue(url, describe=fake_describe)  # real rhythm grids: the recommender reads them
+    for i in range(4):
+        seed.add_file(click_track(i), name=f"clicks {i}")
+    seed.close()
+    servers = []
+    try:
+        for name in ("a", "b"):
+            port = free_port()
+            env = {**os.environ, "BEAT_SELECTION_CATALOGUE": url, "BEAT_SELECTION_WORKERS": "1",
+                   "BEAT_SELECTION_API_KEY": API_KEY, "BEAT_SELECTION_CACHE": str(tmp_path / f"cache-{name}")}
+            log = open(tmp_path / f"{name}.log", "wb")
+            servers.append((f"http://127.0.0.1:{port}", subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "beat_selection.api:app", "--host", "127.0.0.1", "--port", str(port)],
+                env=env, stdout=log, stderr=subprocess.STDOUT)))
+        for base, process in servers:
+            wait_ready(base, 120, process)
+        (a, _), (b, _) = servers
+        sample = SAMPLE.read_bytes()
+        before = httpx.post(f"{b}/recommend", files={"file": ("s.wav", sample)}, data={"top_k": "1"}, timeout=120)
+        assert before.status_code == 200, before.text
+        added = httpx.post(f"{a}/beats", files={"file": ("mine.wav", sample)}, data={"name": "shared"},
+                           headers={"X-API-Key": API_KEY}, timeout=120)
+        assert added.status_code == 201, added.text
+        after = httpx.post(f"{b}/recommend", files={"file": ("s.wav", sample)}, data={"top_k": "1"}, timeout=120)
+        assert after.status_code == 200, after.text
+        assert before.json()["matches"][0]["id"] != added.json()["id"]
+        assert after.json()["matches"][0]["id"] == added.json()["id"]
+        audio = httpx.get(f"{b}{after.json()['matches'][0]['audio_url']}", timeout=60)  # b never saw the file
+        assert audio.status_code == 200 and audio.content[:4] == b"fLaC"
+    finally:
+        for _, process in servers:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    for name in ("a", "b"):
+        assert "Traceback" not in (tmp_path / f"{name}.log").read_text(errors="replace")
