@@ -147,7 +147,7 @@ def parse_key(key: str) -> tuple[int, str]:
     tonic = (_NATURALS[match[1].upper()] + {"#": 1, "b": -1, "": 0}[match[2]]) % 12
     return tonic, "minor" if match[3] in ("minor", "min", "m") else "major"
 
-# %% ../nbs/00_core.ipynb #cbd685f3
+# %% ../nbs/00_core.ipynb #87273434
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
