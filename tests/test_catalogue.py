@@ -28,7 +28,13 @@ from beat_selection.features import Analysis, analyze, camelot, key_name
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample.wav"
 REQUIRE_SERVICES = os.environ.get("BEAT_SELECTION_REQUIRE_SERVICES") == "1"
-POSTGRES_BIN = Path(os.environ.get("BEAT_SELECTION_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+def _installed_postgres_bin() -> Path:
+    "Debian's (and Ubuntu's) server binaries: /usr/lib/postgresql/<major>/bin, the newest major installed."
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+POSTGRES_BIN = Path(os.environ.get("BEAT_SELECTION_POSTGRES_BIN") or _installed_postgres_bin())
 
 
 # --- a PostgreSQL server for the session, and one fresh database per test ---
