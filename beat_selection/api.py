@@ -50,7 +50,7 @@ from .audio import AudioError, AudioLimits, load_audio
 from .core import STYLE_IDS, STYLE_NAMES, die_with_parent
 from .catalogue import (
     AUDIO_FORMATS, BeatRecord, Catalogue, ReadOnlyCatalogueError, catalogue_dir, default_catalogue, encode_audio, new_record)
-from .recommend import Query, index_of, recommend
+from .recommend import EXACT_LIMIT, Query, index_of, recommend, require_embedding_size, shortlist_of
 
 # %% auto #0
 __all__ = ['STATUS_CODES', 'STATUS_MESSAGES', 'MULTIPART_SLACK', 'EVICT_BELOW_RATE', 'log', 'ONE_THREAD', 'UPLOAD_ROUTES',
@@ -95,14 +95,15 @@ class Settings(BaseSettings):
                                         "may not start another (429)")
     trust_proxy: bool = Field(False, description="behind a reverse proxy: the client is the last X-Forwarded-For hop, "
                               "the one the proxy appended (never set it when clients reach the server directly)")
-    catalogue: Path | None = Field(None, description="catalogue folder; default: a versioned folder of the cache")
+    catalogue: str | Path | None = Field(None, description="catalogue folder, or a postgresql:// URL shared by every replica; "
+                                  "default: a versioned folder of the cache")
     catalogue_per_style: int = Field(24, ge=1, description="default beats per style generated into an empty catalogue")
     api_key: SecretStr | None = Field(None, description="key for POST /beats; adding beats is off when unset")
     cors_origins: str = Field("", description="comma-separated origins allowed to call the API from a browser")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="level of the JSON logs")
 
     @property
-    def catalogue_path(self) -> Path:
+    def catalogue_path(self) -> str | Path:
         return self.catalogue or catalogue_dir()
 
     @property
@@ -668,9 +669,12 @@ class Service:
             self.status = "generating the default catalogue (first start only)"
             await asyncio.to_thread(default_catalogue, s.catalogue_per_style, s.catalogue_path, None, s.workers, False)
         self.status = "loading the catalogue and warming the workers"
-        await asyncio.gather(self.pool.warm(), asyncio.to_thread(index_of, catalogue))
+        # up to EXACT_LIMIT beats every beat is scored from an in-memory index; beyond, from a shortlist index that
+        # keeps only the numbers the score reads, so a start does not load a million records
+        warm_index = index_of if len(catalogue) <= EXACT_LIMIT else shortlist_of
+        await asyncio.gather(self.pool.warm(), asyncio.to_thread(warm_index, catalogue))
         # a catalogue described by another style model fails the start, not every request
-        index_of(catalogue).require_embedding_size(await self.pool.run(served_embedding_size))
+        require_embedding_size(catalogue, await self.pool.run(served_embedding_size))
         self.catalogue = catalogue
         self.metrics.catalogue.set(len(catalogue))
         self.status, self.failing_since = "ready", None

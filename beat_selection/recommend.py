@@ -29,7 +29,7 @@ __all__ = ['TEMPO_READINGS', 'TEMPO_TOLERANCE', 'TEMPO_FREE', 'TEMPO_SPREAD', 'O
            'tempo_reason', 'key_reason', 'energy_reason', 'groove_reason', 'Match', 'Recommendation', 'explain',
            'recommend', 'plot_why', 'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'QueryTerms',
            'unit_rows32', 'exact_scores', 'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of',
-           'shortlisted_index']
+           'require_embedding_size', 'shortlisted_index']
 
 # %% ../nbs/04_recommend.ipynb #228139f2
 TEMPO_READINGS: dict[float, str] = {1.0: "same tempo", 2.0: "double time", 0.5: "half time"}
@@ -633,6 +633,16 @@ def shortlist_of(catalogue: Catalogue | Shortlisted) -> Shortlisted:
     if cached is None or cached.revision != catalogue.revision():
         cached = _SHORTLISTS[key] = ShortlistIndex.from_catalogue(catalogue)
     return Shortlisted(cached, catalogue.get_many)
+
+
+def require_embedding_size(catalogue: Catalogue, size: int) -> None:
+    "Refuse a catalogue whose embeddings come from a style model of another `size`, whichever index serves it."
+    if len(catalogue) <= EXACT_LIMIT:
+        index_of(catalogue).require_embedding_size(size)
+    elif (found := shortlist_of(catalogue).index.beats.embedding.shape[1]) != size:
+        raise IncompatibleCatalogueError(
+            f"the catalogue's beats were described by another style model (embeddings of {found} numbers, this one's "
+            f"have {size}): rebuild it (`beat-select catalogue build`) in a new folder")
 
 
 def shortlisted_index(query: Query, catalogue: Catalogue | Shortlisted, size: int, style: str | None = None) -> CatalogueIndex:
