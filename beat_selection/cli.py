@@ -1,4 +1,4 @@
-"""`beat-select analyze | recommend | catalogue | serve | train | carousel`: the analysis, the recommender, the catalogue and the API from a terminal, as readable tables or as JSON for scripts.
+"""`beat-select analyze | recommend | catalogue | serve | train | carousel | scan`: the analysis, the recommender, the catalogue, the API and a whole library's scan from a terminal, as readable tables or as JSON for scripts.
 
 Docs: https://beat-selection.github.io/beat_selection/cli.html.md"""
 
@@ -210,7 +210,9 @@ def _serve(args: argparse.Namespace) -> int:
     from beat_selection.api import Settings, create_app
     options = {"workers": args.workers, "catalogue": args.catalogue}
     app = create_app(Settings(**{k: v for k, v in options.items() if v is not None}))  # the environment, then the options
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, limit_concurrency=1000, timeout_keep_alive=5)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, limit_concurrency=1000, timeout_keep_alive=5,
+                # who the client is behind a proxy is decided by BEAT_SELECTION_TRUST_PROXY alone, not by uvicorn
+                proxy_headers=False)
     return 0
 
 def add_carousel_parser(commands) -> None:
