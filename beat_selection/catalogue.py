@@ -25,9 +25,8 @@ import numpy as np
 import soundfile
 
 from .audio import DEFAULT_SR, Audio, AudioError, AudioSource, load_audio
-from .beats import (ALL_KITS, STYLE_IDS, STYLE_NAMES, STYLES, BeatSpec, generate_beat, parallel_map,
-                                  parse_key, warm_analysis)
-from .core import cache_dir, exclusive_lock
+from .beats import ALL_KITS, STYLES, BeatSpec, generate_beat
+from .core import STYLE_IDS, STYLE_NAMES, cache_dir, exclusive_lock, parallel_map, parse_key
 from .features import Analysis, camelot, key_name
 
 # %% auto #0
@@ -612,8 +611,7 @@ def build_default(catalogue: Catalogue, per_style: int = 24, workers: int = 2, p
     existing = catalogue.ids()
     todo = [planned for planned in default_plan(per_style) if planned.id not in existing]
     jobs = [(p, catalogue.describe, catalogue.audio_format.name) for p in todo]
-    for record, audio in parallel_map(render_planned, jobs, workers, progress, desc="default catalogue",
-                                      initializer=warm_analysis):
+    for record, audio in parallel_map(render_planned, jobs, workers, progress, desc="default catalogue"):
         catalogue.store(record, audio)
     return len(todo)
 

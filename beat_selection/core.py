@@ -181,7 +181,7 @@ def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress:
     "`map` in order, in `workers` spawned processes when more than one (each first runs `initializer`, and dies with us), with a progress bar."
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bars: tqdm.auto wants ipywidgets in a notebook, and warns without them
 
     with contextlib.ExitStack() as stack:
         bar = stack.enter_context(tqdm(total=len(jobs), desc=desc, disable=not progress))

@@ -326,7 +326,7 @@ class ScanReport:
 def scan(source: str | os.PathLike, out: str | os.PathLike, workers: int = 1, ray_address: str | None = None,
          rows_per_part: int = 256, progress: bool = True, describe: Callable | None = None) -> ScanReport:
     "Describe every audio file of `source` into the Parquet dataset folder `out`, skipping what it already holds."
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bars: tqdm.auto wants ipywidgets in a notebook, and warns without them
     out, report, started = Path(out), ScanReport(), time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(out / ".scan.lock", waiting="another scan is writing to this dataset"), contextlib.ExitStack() as stack:
