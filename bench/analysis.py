@@ -91,7 +91,7 @@ def swing_loops(seconds: float = 20.0, seed: int = 0, settings: tuple[float, ...
                 beat = generate_beat(BeatSpec("loop", bpm=bpm, seconds=seconds), 1000 * seed + 17 * k + int(bpm),
                                      parts, styles={"loop": style})
                 for part in parts:
-                    yield dict(name=name, style=style_name, unit=unit, bpm=bpm, swing=percent, part=part,
+                    yield dict(name=name, style=style_name, unit=unit, bpm=bpm, swing=percent, part=part, meter=4,
                                audio=beat.stems[part] if part in beat.stems else beat.audio)
 
 
@@ -589,7 +589,9 @@ def main() -> None:
         fit_meter()
         return
     if args.held_out_only:
-        print(held_out_report(held_out_rows()))
+        rows = held_out_rows()
+        if args.json: args.json.write_text(json.dumps(rows, default=str))
+        print(held_out_report(rows))
         return
     if args.quick: args.per_style, args.real = 2, 0
     analyze(np.random.default_rng(0).standard_normal(22050 * 5).astype(np.float32))  # imports and caches off the clock
