@@ -363,13 +363,12 @@ def beat_strengths(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarra
     return np.stack([bands[b][windows].max(axis=1) for b in BANDS], axis=1)
 
 METER_STEPS = 4  # points per beat that describe it
-METER_LAGS = (2, 3, 4, 6, 8, 9, 12)
-METER_FEATURE_NAMES = ("similarity_3_minus_4", "similarity_6_minus_8", "similarity_9_minus_8",
-                       "similarity_2_minus_3", "similarity_12")
+METER_LAGS = (2, 3, 4, 6, 8, 9)
+METER_FEATURE_NAMES = ("similarity_3_minus_4", "similarity_6_minus_8", "similarity_9_minus_8", "similarity_2_minus_3")
 # logistic regression on METER_FEATURE_NAMES (then the intercept), probability of 3/4; fitted by
 # `python bench/analysis.py --fit-meter` (see the text above)
-METER_WEIGHTS = np.array([4.1405, 2.4487, 3.9867, 0.9921, 3.2263])
-METER_BIAS = -1.3063
+METER_WEIGHTS = np.array([9.5816, 5.5988, 3.8834, 2.8447])
+METER_BIAS = -0.9697
 
 def beat_vectors(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
     "(beats - 1, 3 × METER_STEPS): each band's strongest onset (±1 frame) at METER_STEPS points of every beat."
@@ -387,7 +386,7 @@ def lag_similarity(vectors: np.ndarray, lag: int) -> float:
 def meter_features(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
     "The contrasts `METER_FEATURE_NAMES` lays out."
     s = {lag: lag_similarity(beat_vectors(bands, beats), lag) for lag in METER_LAGS}
-    return np.array([s[3] - s[4], s[6] - s[8], s[9] - s[8], s[2] - s[3], s[12]])
+    return np.array([s[3] - s[4], s[6] - s[8], s[9] - s[8], s[2] - s[3]])
 
 def estimate_meter(bands: dict[str, np.ndarray], beats: np.ndarray) -> tuple[int, float]:
     "Beats per bar (3 or 4) and a confidence in [0, 1]; 4 with no confidence when under 13 beats."
