@@ -137,7 +137,7 @@ def quick_describe(audio):
         tempo_candidates=[], beat_times=[], time_signature=4, time_signature_confidence=0.5, key=tonic, mode=1,
         key_name=key_name(tonic, False), camelot=camelot(tonic, False), key_confidence=0.5, key_runner_up="",
         tuning=0.0, loudness=-14.0, dynamic_range=5.0, energy=round(min(1.0, 3 * rms), 3), danceability=0.5,
-        rhythm_grid={}, swing=1.0, syncopation=0.0, onset_rate=1.0, chroma=[0.0] * 12)
+        rhythm_grid={}, swing=50.0, syncopation=0.0, onset_rate=1.0, chroma=[0.0] * 12)
     return analysis, _prediction(int(rms * 1e6))
 
 
