@@ -32,14 +32,15 @@ from .features import PITCH_CLASSES, key_name
 # %% auto #0
 __all__ = ['STYLE_NAMES', 'STYLE_IDS', 'GM_DRUM_KEYS', 'HIT_VELOCITY', 'STYLES', 'SOUNDFONT_PATHS', 'SOUNDFONTS', 'HYDROGEN_DIR',
            'KIT_FAMILIES', 'ALL_KITS', 'HELD_OUT_KITS', 'TRAIN_KITS', 'HYDROGEN_VOICES', 'CHORD_TONES', 'DEGREES',
-           'PROGRESSIONS', 'DRUM_INSTRUMENTS', 'TIME_KEEPERS', 'PRE_ROLL', 'BASS_FLOOR', 'LONGEST_NOTE', 'SYNTH_LEVEL',
+           'PROGRESSIONS', 'DRUM_INSTRUMENTS', 'TIME_KEEPERS', 'PRE_ROLL', 'PROGRAMMED_STYLES', 'LAID_BACK_STYLES',
+           'DRIFT_BARS', 'SECTION_BARS', 'SECTION_SWAPS', 'BASS_FLOOR', 'LONGEST_NOTE', 'SYNTH_LEVEL',
            'ONE_SHOT_SECONDS', 'TIMBRES', 'PARTS', 'GENERATOR_VERSION', 'SPLITS', 'Featurize', 'Style', 'kit_available',
            'hydrogen_kit', 'Chord', 'Effects', 'VoiceSound', 'Plan', 'progression_chords', 'draw_effects', 'playable',
-           'draw_drum_sounds', 'choose_kit', 'BeatSpec', 'parse_key', 'vary_groove', 'draw_plan', 'step_grid', 'Timing',
-           'DrumHit', 'Note', 'drum_bar', 'drum_events', 'bass_pitch', 'voicing', 'harmony_events', 'synth_kit',
-           'soundfont_has', 'render_drums', 'synth_tone', 'render_notes', 'master', 'Beat', 'generate_beat',
-           'dataset_items', 'sound_sources', 'cache_dir', 'build_dataset', 'parallel_map', 'first_compile_turn',
-           'warm_analysis']
+           'draw_drum_sounds', 'choose_kit', 'BeatSpec', 'parse_key', 'vary_groove', 'jazz_swing', 'draw_plan',
+           'step_grid', 'Feel', 'draw_feel', 'drift_curve', 'Timing', 'DrumHit', 'Note', 'drum_bar', 'section_groove',
+           'drum_events', 'bass_pitch', 'voicing', 'harmony_events', 'synth_kit', 'soundfont_has', 'render_drums',
+           'synth_tone', 'render_notes', 'master', 'Beat', 'generate_beat', 'dataset_items', 'sound_sources',
+           'cache_dir', 'build_dataset', 'parallel_map', 'first_compile_turn', 'warm_analysis']
 
 # %% ../nbs/02_beats.ipynb #66a23bd1
 STYLE_NAMES: dict[str, str] = {
@@ -553,6 +554,14 @@ def vary_groove(groove: dict[str, str], amount: float, rng: np.random.Generator)
         varied[voice] = "".join(steps)
     return varied
 
+# %% ../nbs/02_beats.ipynb #74b76fab
+def jazz_swing(bpm: float, rng: np.random.Generator) -> float:
+    "Where the swung eighth falls (fraction of the beat) for a jazz drummer at `bpm`, after Friberg & Sundström (2002)."
+    ratio = 1.0 + 2.4 * float(np.clip((300.0 - bpm) / 200.0, 0.0, 1.0))  # ~3.4 : 1 at 100 BPM, 1 : 1 at 300
+    ratio = max(1.0, ratio + float(rng.normal(0, 0.3)))  # players differ
+    return ratio / (1.0 + ratio)
+
+
 # %% ../nbs/02_beats.ipynb #98e3755a
 def draw_plan(spec: BeatSpec, style: Style, rng: np.random.Generator, kits: Sequence[str] = TRAIN_KITS,
               sr: int = DEFAULT_SR) -> Plan:
@@ -564,6 +573,8 @@ def draw_plan(spec: BeatSpec, style: Style, rng: np.random.Generator, kits: Sequ
     alt = second if len(next(iter(second.values()))) == steps else first  # never mix grids
     triplet_grid = steps // style.beats_per_bar == 3
     swing = 2 / 3 if triplet_grid else round(float(rng.uniform(*style.swing)), 3)
+    if style.swing_eighths and not triplet_grid:  # jazz: the swing follows the tempo (see `jazz_swing`)
+        swing = round(jazz_swing(float(spec.bpm) if spec.bpm is not None else bpm, rng), 3)
     bass = str(rng.choice([p for p in style.bass if len(p) == steps]))
     chords = str(rng.choice([p for p in style.chords if len(p) == steps]))
     progression = int(rng.integers(len(PROGRESSIONS["major"])))  # an index: the mode may be overridden
@@ -610,24 +621,63 @@ def step_grid(steps: int, beats_per_bar: int, swing: float, swing_eighths: bool)
 
 # %% ../nbs/02_beats.ipynb #925bc97c
 PRE_ROLL = 4.5  # seconds rendered before a clip so that notes and cymbals ring into its start
+PROGRAMMED_STYLES = frozenset({"trap", "drill", "house", "amapiano", "reggaeton"})  # mostly sequenced, not played
+LAID_BACK_STYLES = frozenset({"rnb", "boom-bap", "lofi", "reggae"})  # the backbeat drags the most here
+DRIFT_BARS = 640  # bars of tempo drift drawn up front: more than any clip has, before or after bar 0
+
+
+@dataclass(frozen=True)
+class Feel:
+    "How one drummer plays one beat: per-voice offsets (s, + = late), jitter (s), dynamics and tempo drift."
+
+    offsets: dict[str, float]
+    jitter: float
+    offbeat_velocity: float  # off-beat hat/shaker/ride strokes relative to on-beat ones
+    velocity_spread: float  # s.d. of the log velocity of a stroke
+    drift: float  # s.d. of the bar-to-bar relative tempo change
+
+
+def draw_feel(style_id: str, rng: np.random.Generator) -> Feel:
+    "A drummer for one beat of `style_id`: a programmed style plays near the grid, a played one around it."
+    human = 0.3 if style_id in PROGRAMMED_STYLES else 1.0
+    tight = float(rng.uniform(0.2, 1.0))  # from a very tight player to a loose one
+    offsets = {voice: float(rng.normal(0, 0.004)) * tight * human for voice in (*GM_DRUM_KEYS, "bass", "chords")}
+    lay_back = 0.02 if style_id in LAID_BACK_STYLES else 0.01
+    for voice in ("snare", "clap", "rim"):
+        offsets[voice] += float(rng.uniform(0, lay_back)) * human
+    for voice in ("hat", "hat_open", "shaker"):
+        offsets[voice] -= float(rng.uniform(0, 0.008)) * human
+    offsets["ride"] -= float(rng.uniform(0, 0.01)) * human
+    return Feel(offsets, jitter=float(rng.uniform(0.001, 0.012)) * tight * human + 0.0005,
+                offbeat_velocity=float(rng.uniform(0.55, 0.95)) if human == 1.0 else float(rng.uniform(0.8, 1.0)),
+                velocity_spread=float(rng.uniform(0.04, 0.18)) * human,
+                drift=float(rng.uniform(0.0, 0.005)) if human == 1.0 else 0.0)
+
+
+def drift_curve(drift: float, rng: np.random.Generator, bars: int = DRIFT_BARS) -> np.ndarray:
+    "Relative length of each of `bars` bars: a random walk of s.d. `drift` per bar, kept within ±3 %."
+    return 1.0 + np.clip(np.cumsum(rng.normal(0, drift, bars)), -0.03, 0.03)
 
 
 class Timing:
-    "Maps (bar, fractional step, voice) to seconds with a per-voice feel and random jitter."
+    "Maps (bar, fractional step, voice) to seconds with a drummer's `Feel`: offsets, jitter and tempo drift."
 
     def __init__(self, plan: Plan, style: Style, rng: np.random.Generator) -> None:
         self.grid = step_grid(plan.steps, style.beats_per_bar, plan.swing, style.swing_eighths)
         self.beats_per_bar, self.seconds_per_beat = style.beats_per_bar, 60.0 / plan.bpm
         self.phase, self.rng = plan.phase_beats, rng
-        self.jitter = float(rng.uniform(0.0, 0.008))  # from a quantised drum machine to a loose drummer
-        self.feel = {voice: float(rng.normal(0, 0.004)) for voice in (*GM_DRUM_KEYS, "bass", "chords")}
-        self.feel = {voice: shift * self.jitter / 0.008 for voice, shift in self.feel.items()}  # tight players push less
-        for voice in ("snare", "clap", "rim"):
-            self.feel[voice] += float(rng.uniform(0, 0.01))
+        self.feel = draw_feel(plan.style, rng)
+        lengths = drift_curve(self.feel.drift, rng) * style.beats_per_bar * self.seconds_per_beat
+        self.half = DRIFT_BARS // 2  # bar 0 sits in the middle, so bars before it drift too
+        self.starts = np.concatenate([[0.0], np.cumsum(lengths)]) - np.sum(lengths[:self.half])
+        self.lengths = lengths
 
     def __call__(self, bar: int, step: float, voice: str) -> float:
-        beats = bar * self.beats_per_bar + np.interp(step, np.arange(len(self.grid)), self.grid)
-        return float((beats - self.phase) * self.seconds_per_beat + self.feel[voice] + self.rng.normal(0, self.jitter))
+        index = int(np.clip(bar + self.half, 0, len(self.lengths) - 1))
+        beats = np.interp(step, np.arange(len(self.grid)), self.grid)  # position inside the bar
+        seconds = self.starts[index] + beats / self.beats_per_bar * self.lengths[index]
+        return float(seconds - self.phase * self.seconds_per_beat + self.feel.offsets[voice]
+                     + self.rng.normal(0, self.feel.jitter))
 
 
 class DrumHit(NamedTuple):
@@ -674,20 +724,52 @@ def drum_bar(groove: dict[str, str], fill_steps: int, ghost_rate: float,
     return hits
 
 # %% ../nbs/02_beats.ipynb #b1b2c29f
+SECTION_BARS = 8  # a song section: the time keeper may change at its start
+SECTION_SWAPS = {"hat": ("ride", "hat_open"), "ride": ("hat",)}  # closed hat -> ride or a washy open hat
+
+
+def section_groove(groove: dict[str, str], rng: np.random.Generator) -> dict[str, str]:
+    "The groove of a new section: the same pattern with the time keeper moved to another cymbal."
+    keeper = next((v for v in SECTION_SWAPS if v in groove), None)
+    if keeper is None:
+        return groove
+    target = str(rng.choice(SECTION_SWAPS[keeper]))
+    moved = {v: p for v, p in groove.items() if v != keeper}
+    if target in moved:  # an open hat already in the pattern joins the new one
+        merged = [a if a != "-" else b for a, b in zip(groove[keeper], moved[target])]
+        moved[target] = "".join(merged)
+    else:
+        moved[target] = groove[keeper]
+    return moved
+
+
 def drum_events(plan: Plan, style: Style, timing: Timing, bars: range, rng: np.random.Generator) -> list[DrumHit]:
-    "Drums for the whole beat: alternate bars, phrase-end fills and a crash after each fill."
+    """Drums for the whole beat: alternate and varied bars, sections that change cymbal, phrase-end fills, a crash
+    after each fill, and the drummer's dynamics (softer off-beat strokes, velocity spread)."""
     per_beat = plan.steps // style.beats_per_bar
+    feel = timing.feel
+    played = plan.style not in PROGRAMMED_STYLES
     events, crash_next = [], rng.random() < 0.5
+    sections: dict[int, int | None] = {}  # section -> the seed of its cymbal change, if it has one
     for bar in bars:
+        section = bar // SECTION_BARS
+        if section not in sections:  # one draw per section, in bar order
+            sections[section] = int(rng.integers(2**31)) if played and rng.random() < 0.35 else None
         phrase_end = (bar % 8 == 7 and rng.random() < 0.85) or (bar % 4 == 3 and rng.random() < 0.35)
         fill_steps = per_beat * (2 if rng.random() < 0.3 else 1) if phrase_end else 0
         groove = plan.alt_groove if rng.random() < 0.25 else plan.groove
+        if sections[section] is not None:  # the same change for every bar of the section
+            groove = section_groove(groove, np.random.default_rng(sections[section]))
+        if played and rng.random() < 0.3:  # a bar of its own: a kick or a percussion hit moved
+            groove = vary_groove(groove, 0.4, rng)
         hits = drum_bar(groove, fill_steps, style.ghost_rate, rng)
         if crash_next:
             hits.append((0, "crash", 0.85))
         crash_next = phrase_end
         for step, voice, velocity in hits:
-            loudness = velocity * float(np.exp(rng.normal(0, 0.1)))
+            off_beat = voice in ("hat", "hat_open", "shaker", "ride") and int(step) % per_beat != 0
+            loudness = velocity * (feel.offbeat_velocity if off_beat else 1.0) * float(
+                np.exp(rng.normal(0, feel.velocity_spread)))
             events.append(DrumHit(timing(bar, step, voice), voice, min(loudness, 1.0)))
     return [hit for hit in events if hit.time >= -PRE_ROLL]
 
@@ -1151,7 +1233,7 @@ def generate_beat(spec: BeatSpec, seed: int, parts: Sequence[str] = ("full",), s
                 int(np.ceil(seconds / bar_seconds)), plan.kit, seed, plan.swing, sr, audio)
 
 # %% ../nbs/02_beats.ipynb #c0ff08f5
-GENERATOR_VERSION = 3  # bump when a change to the generator changes its audio: it keys every cache
+GENERATOR_VERSION = 4  # bump when a change to the generator changes its audio: it keys every cache
 SPLITS: dict[str, tuple[int, tuple[str, ...]]] = {"train": (0, TRAIN_KITS), "held_out": (1_000_000, HELD_OUT_KITS)}
 
 

@@ -21,9 +21,10 @@ from .features import (FPS, MODELS_DIR, Analysis, Spectra, _as_audio, analyze_wi
                                      compute_spectra, feature_vector)
 
 # %% auto #0
-__all__ = ['PATCH_BANDS', 'PATCH_STEPS', 'STEPS_PER_BEAT', 'STYLE_MODEL_PATH', 'STYLE_CARD_PATH', 'step_frames', 'bar_patch',
-           'ModelInputs', 'model_inputs', 'style_inputs', 'analysis_version', 'StylePrediction', 'StyleModel',
-           'style_model', 'model_version', 'model_card', 'describe']
+__all__ = ['PATCH_BANDS', 'PATCH_STEPS', 'STEPS_PER_BEAT', 'SUMMARY_CEPSTRA', 'SUMMARY_LAGS', 'N_SUMMARY', 'STYLE_MODEL_PATH',
+           'STYLE_CARD_PATH', 'step_frames', 'bar_patch', 'sound_summary', 'ModelInputs', 'model_inputs',
+           'style_inputs', 'analysis_version', 'StylePrediction', 'StyleModel', 'style_model', 'model_version',
+           'model_card', 'describe']
 
 # %% ../nbs/03_model.ipynb #ccd1dd74
 PATCH_BANDS = 32
@@ -58,11 +59,31 @@ def bar_patch(mel: np.ndarray, frames: np.ndarray) -> np.ndarray:
     return ((pooled - pooled.mean()) / (pooled.std() + 1e-6)).astype(np.float32)
 
 # %% ../nbs/03_model.ipynb #2882bb5b
+SUMMARY_CEPSTRA = 20
+SUMMARY_LAGS = 96  # spectral-flux autocorrelation lags, in analysis frames
+
+
+def sound_summary(logmel: np.ndarray, tempo: float) -> np.ndarray:
+    "Cepstral means and spreads, the tempo (/100) and the spectral-flux autocorrelation of a log-mel spectrogram."
+    import scipy.fft
+
+    cepstra = scipy.fft.dct(logmel, type=2, norm="ortho", axis=0)[:SUMMARY_CEPSTRA]
+    flux = np.maximum(np.diff(logmel, axis=1), 0.0).mean(axis=0) if logmel.shape[1] > 1 else np.zeros(1)
+    flux = flux - flux.mean()
+    spectrum = np.fft.rfft(flux, 2 * len(flux) + 2 * SUMMARY_LAGS)
+    correlation = np.fft.irfft(spectrum * np.conj(spectrum))[:SUMMARY_LAGS + 1]
+    lags = correlation[1:] / (correlation[0] + 1e-9)
+    return np.concatenate([cepstra.mean(axis=1), cepstra.std(axis=1), [tempo / 100.0], lags]).astype(np.float32)
+
+
+N_SUMMARY = 2 * SUMMARY_CEPSTRA + 1 + SUMMARY_LAGS
+
+
 @dataclass(frozen=True)
 class ModelInputs:
-    "What the style model reads: the analysis' feature vector and the bar patch."
+    "What the style model reads: the analysis' feature vector with the sound summary after it, and the bar patch."
 
-    features: np.ndarray  # (78,) float32
+    features: np.ndarray  # (len(FEATURE_NAMES) + N_SUMMARY,) float32
     patch: np.ndarray  # (PATCH_BANDS, PATCH_STEPS) float32
 
 
@@ -70,7 +91,8 @@ def model_inputs(samples: np.ndarray, analysis: Analysis, spectra: Spectra | Non
     "Model inputs of mono samples at 22 050 Hz and their analysis (pass the analysis' spectra to save recomputing them)."
     mel = (spectra or compute_spectra(samples)).logmel
     frames = step_frames(analysis.beat_times, analysis.tempo, analysis.duration)
-    return ModelInputs(feature_vector(analysis).astype(np.float32), bar_patch(mel, frames))
+    features = np.concatenate([feature_vector(analysis), sound_summary(mel, analysis.tempo)]).astype(np.float32)
+    return ModelInputs(features, bar_patch(mel, frames))
 
 
 def style_inputs(samples: np.ndarray) -> dict[str, np.ndarray]:
@@ -89,7 +111,7 @@ def analysis_version() -> str:
     return digest.hexdigest()[:8]
 
 
-style_inputs.version = f"2-{analysis_version()}"  # keys the dataset cache: new inputs or a new analysis = new data
+style_inputs.version = f"3-{analysis_version()}"  # keys the dataset cache: new inputs or a new analysis = new data
 
 # %% ../nbs/03_model.ipynb #a7c50ed0
 STYLE_MODEL_PATH = MODELS_DIR / "style_model.onnx"
@@ -128,12 +150,15 @@ class StyleModel:
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.styles: tuple[str, ...] = tuple(json.loads(self.session.get_modelmeta().custom_metadata_map["styles"]))
         self.embedding_size: int = self.session.get_outputs()[1].shape[1]
+        # how many leading numbers of `ModelInputs.features` the network reads: a model trained before the sound
+        # summary was added reads the analysis vector alone, and still serves
+        self.n_features: int = self.session.get_inputs()[0].shape[1]
 
     def predict_batch(self, features: np.ndarray, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         "(probabilities (n, styles), embeddings (n, d)) for stacked inputs."
         probabilities, embeddings = self.session.run(
             ["probabilities", "embedding"],
-            {"features": np.asarray(features, np.float32), "patch": np.asarray(patches, np.float32)})
+            {"features": np.asarray(features, np.float32)[:, :self.n_features], "patch": np.asarray(patches, np.float32)})
         return probabilities, embeddings
 
     def predict(self, inputs: ModelInputs) -> StylePrediction:

@@ -1,4 +1,4 @@
-"""How the style model of notebook 03 is built and trained in PyTorch on generated beats, measured on kits it never heard, exported to ONNX and checked against ONNX Runtime.
+"""How the style model of notebook 03 is built and trained in PyTorch on generated beats and third-party grooves, measured on sources it never trained on, calibrated, exported to ONNX and checked against ONNX Runtime.
 
 Docs: https://beat-selection.github.io/beat_selection/training.html.md"""
 
@@ -70,8 +70,11 @@ class StyleNet(nn.Module):
         return F.softmax(logits, dim=1), embedding
 
 # %% auto #0
-__all__ = ['TIMBRE_FEATURES', 'WrappedConv', 'StyleNet', 'hide_timbre', 'validation_rows', 'train_style_net', 'StyleEnsemble',
-           'style_metrics', 'export_onnx', 'torch_predict', 'train_and_ship']
+__all__ = ['TIMBRE_FEATURES', 'BASELINE_LAGS', 'SOURCE_LICENCES', 'WrappedConv', 'StyleNet', 'hide_timbre', 'validation_rows',
+           'combine', 'row_weights', 'train_style_net', 'StyleEnsemble', 'style_metrics', 'librosa_baseline_features',
+           'experiment_inputs', 'knn_baseline', 'expected_calibration_error', 'reliability', 'with_temperature',
+           'fit_temperature', 'Calibrated', 'export_onnx', 'torch_predict', 'temper_onnx', 'source_metrics',
+           'train_and_ship']
 
 # %% ../nbs/03b_training.ipynb #4bed1456
 def _tensors(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -99,13 +102,61 @@ def validation_rows(data: dict[str, np.ndarray], share: float = 0.1) -> np.ndarr
     return np.isin(data["seed"], seeds[int(len(seeds) * (1 - share)):])
 
 
+def combine(*datasets: dict[str, np.ndarray], sources: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    "Rows of several datasets in one (the keys they all have), with a `source` column naming where each row came from."
+    keys = [k for k in datasets[0] if all(k in d for d in datasets) and k != "source"]
+    names = sources or [f"source{i}" for i in range(len(datasets))]
+    out = {k: np.concatenate([d[k] for d in datasets]) for k in keys}
+    out["source"] = np.concatenate([d["source"] if "source" in d and sources is None else np.full(len(d["style"]), n)
+                                    for d, n in zip(datasets, names)])
+    return out
+
+
+def row_weights(data: dict[str, np.ndarray], shares: dict[str, float] | None = None,
+                balance: str = "source") -> np.ndarray:
+    """Loss weight of each row (mean 1); `shares` says how much each source weighs (default: equally).
+
+    `balance="source"`: each source weighs its share of the total, and every style present in a source weighs
+    the same within it. `balance="style"`: every style weighs the same in total, and within a style the
+    sources that have it split its weight by their shares (a style only one source has is all that source's),
+    so that a source holding a few styles cannot teach the network that its sound means those styles."""
+    sources = np.unique(data["source"])
+    shares = shares or {s: 1.0 / len(sources) for s in sources}
+    weights = np.zeros(len(data["style"]))
+    if balance == "style":
+        for style in np.unique(data["style"]):
+            in_style = data["style"] == style
+            present = np.unique(data["source"][in_style])
+            total = sum(shares.get(s, 0.0) for s in present) or 1.0
+            for source in present:
+                rows = in_style & (data["source"] == source)
+                weights[rows] = shares.get(source, 0.0) / total / rows.sum()
+        return weights / weights.mean()
+    for source in sources:
+        in_source = data["source"] == source
+        styles = np.unique(data["style"][in_source])
+        for style in styles:
+            rows = in_source & (data["style"] == style)
+            weights[rows] = shares.get(source, 0.0) / len(styles) / rows.sum()
+    return weights / weights.mean()
+
+
 def train_style_net(data: dict[str, np.ndarray], epochs: int = 40, seed: int = 0, batch: int = 64,
-                    lr: float = 3e-3, hide_share: float = 0.5, progress: bool = True) -> tuple[StyleNet, list[dict]]:
-    "Train on `data` (from `build_dataset`); returns the best-validation network and the learning curves."
+                    lr: float = 3e-3, hide_share: float = 0.5, progress: bool = True,
+                    validation: dict[str, np.ndarray] | None = None,
+                    weights: np.ndarray | None = None) -> tuple[StyleNet, list[dict]]:
+    """Train on `data` (from `build_dataset`, or `combine`d sources); returns the best-validation network and the
+    learning curves. Without `validation`, the last tenth of the seeds of `data` validates; `weights` weigh
+    each training row's loss (see `row_weights`)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    held = validation_rows(data)
-    train, val = _tensors(data, np.flatnonzero(~held)), _tensors(data, np.flatnonzero(held))
+    if validation is None:
+        held = validation_rows(data)
+        train, val = _tensors(data, np.flatnonzero(~held)), _tensors(data, np.flatnonzero(held))
+        row_weight = torch.ones(int((~held).sum())) if weights is None else torch.from_numpy(weights[~held]).float()
+    else:
+        train, val = _tensors(data, np.arange(len(data["style"]))), _tensors(validation, np.arange(len(validation["style"])))
+        row_weight = torch.ones(len(train[2])) if weights is None else torch.from_numpy(weights).float()
     net = StyleNet(train[0].shape[1])
     net.mean.copy_(train[0].mean(0))
     net.scale.copy_(train[0].std(0) + 1e-3)
@@ -120,7 +171,8 @@ def train_style_net(data: dict[str, np.ndarray], epochs: int = 40, seed: int = 0
             rows = order[start:start + batch]
             features = hide_timbre(train[0][rows], net.mean, hide_share, generator)
             logits, _ = net.logits_and_embedding(features, train[1][rows])
-            loss = F.cross_entropy(logits, train[2][rows], label_smoothing=0.05)
+            per_row = F.cross_entropy(logits, train[2][rows], label_smoothing=0.05, reduction="none")
+            loss = (per_row * row_weight[rows]).sum() / row_weight[rows].sum()
             optimiser.zero_grad(); loss.backward(); optimiser.step(); schedule.step()
             losses.append(loss.item())
         net.eval()
@@ -134,6 +186,7 @@ def train_style_net(data: dict[str, np.ndarray], epochs: int = 40, seed: int = 0
             best = (val_accuracy, {k: v.clone() for k, v in net.state_dict().items()})
     net.load_state_dict(best[1])
     return net.eval(), history
+
 
 # %% ../nbs/03b_training.ipynb #2f44cf70
 class StyleEnsemble(nn.Module):
@@ -172,8 +225,110 @@ def style_metrics(probabilities: np.ndarray, styles: np.ndarray, parts: np.ndarr
                    for i, s in enumerate(STYLE_IDS)},
         confusion=confusion.tolist())
 
+# %% ../nbs/03b_training.ipynb #6ca3703b
+BASELINE_LAGS = 96  # onset-autocorrelation lags (~2.2 s at 43 frames per second: two bars at 110 BPM)
+
+
+def librosa_baseline_features(samples: np.ndarray, sr: int = 22050) -> np.ndarray:
+    "Plain-librosa description of a clip: MFCC means and deviations, tempo, and the onset-strength autocorrelation."
+    import librosa
+
+    y = np.asarray(samples, dtype=np.float32)
+    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20)
+    onset = librosa.onset.onset_strength(y=y, sr=sr)
+    tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset, sr=sr))[0])
+    lags = librosa.autocorrelate(onset - onset.mean(), max_size=BASELINE_LAGS + 1)
+    lags = lags[1:] / (lags[0] + 1e-9)
+    return np.concatenate([mfcc.mean(1), mfcc.std(1), [tempo / 100.0], lags]).astype(np.float32)
+
+
+def experiment_inputs(samples: np.ndarray) -> dict[str, np.ndarray]:
+    "The style model's inputs (`model.style_inputs`) and the baseline's (`librosa_baseline`) of one clip."
+    return dict(style_inputs(samples), baseline=librosa_baseline_features(samples))
+
+
+experiment_inputs.version = f"{style_inputs.version}-b1"
+
+
+def knn_baseline(train_features: np.ndarray, train_styles: np.ndarray, k: int = 7):
+    "A fitted k-nearest-neighbours classifier (standardised features) whose `predict_proba` covers the 14 styles."
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    labels = np.array([STYLE_IDS.index(s) for s in train_styles])
+    model = make_pipeline(StandardScaler(), KNeighborsClassifier(k, weights="distance")).fit(train_features, labels)
+
+    def probabilities(features: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(features), len(STYLE_IDS)))
+        out[:, model.classes_] = model.predict_proba(features)
+        return out
+
+    return probabilities
+
+# %% ../nbs/03b_training.ipynb #a09bc2cd
+def expected_calibration_error(probabilities: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
+    "ECE over `bins` equal-width bins of top-1 confidence; `truth` holds style indices."
+    confidence, predicted = probabilities.max(1), probabilities.argmax(1)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        rows = which == b
+        if rows.any():
+            error += rows.mean() * abs(np.mean(predicted[rows] == truth[rows]) - confidence[rows].mean())
+    return float(error)
+
+
+def reliability(probabilities: np.ndarray, truth: np.ndarray, bins: int = 10) -> list[tuple[float, float, int]]:
+    "(mean confidence, accuracy, count) of every non-empty confidence bin: the points of a reliability diagram."
+    confidence, predicted = probabilities.max(1), probabilities.argmax(1)
+    which = np.clip(np.digitize(confidence, np.linspace(0, 1, bins + 1)[1:-1]), 0, bins - 1)
+    return [(float(confidence[which == b].mean()), float(np.mean(predicted[which == b] == truth[which == b])),
+             int((which == b).sum())) for b in range(bins) if (which == b).any()]
+
+
+def with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    "Probabilities softened (T > 1) or sharpened (T < 1): softmax(log p / T)."
+    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
+    logits -= logits.max(1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(1, keepdims=True)
+
+
+def fit_temperature(probabilities: np.ndarray, truth: np.ndarray) -> float:
+    "The temperature minimising the negative log-likelihood of `truth` (style indices), between 0.25 and 20."
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        p = with_temperature(probabilities, float(np.exp(log_t)))
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(truth)), truth], 1e-12, 1.0))))
+
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.25), np.log(20.0)), method="bounded").x))
+
+
+class Calibrated(nn.Module):
+    "A network or ensemble whose probabilities are tempered by a fitted temperature; the embedding is unchanged."
+
+    def __init__(self, net: nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("temperature", torch.tensor(float(temperature)))
+
+    @property
+    def n_features(self) -> int:
+        return self.net.n_features
+
+    @property
+    def members(self):
+        return getattr(self.net, "members", [self.net])
+
+    def forward(self, features: torch.Tensor, patch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probabilities, embedding = self.net(features, patch)
+        return F.softmax(torch.log(probabilities.clamp_min(1e-12)) / self.temperature, dim=1), embedding
+
 # %% ../nbs/03b_training.ipynb #1bf70ec8
-def export_onnx(net: StyleNet | StyleEnsemble, path: Path | str) -> Path:
+def export_onnx(net: nn.Module, path: Path | str) -> Path:
     "Write `net` as an ONNX model with dynamic batch size and the style ids in its metadata."
     path = Path(path)
     net.eval()
@@ -188,65 +343,157 @@ def export_onnx(net: StyleNet | StyleEnsemble, path: Path | str) -> Path:
     return path
 
 
-def torch_predict(net: StyleNet | StyleEnsemble, features: np.ndarray, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def torch_predict(net: nn.Module, features: np.ndarray, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "The PyTorch network's (probabilities, embeddings), for comparison with ONNX Runtime."
     with torch.no_grad():
         probabilities, embeddings = net.eval()(torch.from_numpy(features), torch.from_numpy(patches))
     return probabilities.numpy(), embeddings.numpy()
 
+# %% ../nbs/03b_training.ipynb #5bb08a46
+def temper_onnx(source: Path | str, out: Path | str, temperature: float) -> Path:
+    """A copy of an exported style model whose probabilities are tempered: softmax(log p / T) appended to its
+    graph (a model shipped before calibration existed can be calibrated without retraining it)."""
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    raw = "probabilities_raw"
+    for node in graph.node:  # the old output becomes an inner value
+        node.output[:] = [raw if name == "probabilities" else name for name in node.output]
+    graph.initializer.append(helper.make_tensor("temperature", TensorProto.FLOAT, [], [float(temperature)]))
+    graph.initializer.append(helper.make_tensor("tiny", TensorProto.FLOAT, [], [1e-12]))
+    graph.node.extend([helper.make_node("Max", [raw, "tiny"], ["probabilities_floor"]),
+                       helper.make_node("Log", ["probabilities_floor"], ["log_probabilities"]),
+                       helper.make_node("Div", ["log_probabilities", "temperature"], ["tempered_logits"]),
+                       helper.make_node("Softmax", ["tempered_logits"], ["probabilities"], axis=1)])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+    return Path(out)
+
 # %% ../nbs/03b_training.ipynb #80504537
-def _card(net: StyleEnsemble, histories: list[list[dict]], held_out: dict, train: dict, settings: dict,
-          seconds_taken: float) -> dict:
+SOURCE_LICENCES = {
+    "generator": "beat_selection.beats.generate_beat (this project, MIT); sampled kits carry their own terms (data/README.md)",
+    "mma": "Debian package `mma` (Musical MIDI Accompaniment groove library, Bob van der Poel and contributors), "
+           "GPL-2+; read from /usr/share/mma/lib at training time, never copied",
+    "hydrogen": "Debian package `hydrogen-data` (Hydrogen demo songs), GPL-2+; read from "
+                "/usr/share/hydrogen/data/demo_songs, never copied",
+}
+
+
+def source_metrics(probabilities: np.ndarray, styles: np.ndarray) -> dict:
+    "Top-1, top-3, macro-F1 over the styles present, per-style recall and ECE (10 bins) on one source."
+    truth = np.array([STYLE_IDS.index(s) for s in styles])
+    predicted = probabilities.argmax(1)
+    recall, f1 = {}, []
+    for style in np.unique(truth):
+        tp = np.sum((predicted == style) & (truth == style))
+        precision, r = tp / max(np.sum(predicted == style), 1), tp / np.sum(truth == style)
+        recall[STYLE_IDS[style]] = round(float(r), 3)
+        f1.append(2 * precision * r / max(precision + r, 1e-12))
+    top3 = (np.argsort(-probabilities, axis=1)[:, :3] == truth[:, None]).any(1)
+    return dict(n=int(len(truth)), accuracy=round(float((predicted == truth).mean()), 4), top3=round(float(top3.mean()), 4),
+                macro_f1=round(float(np.mean(f1)), 4), ece=round(expected_calibration_error(probabilities, truth), 4),
+                mean_confidence=round(float(probabilities.max(1).mean()), 4), recall=recall,
+                reliability=[[round(c, 4), round(a, 4), k] for c, a, k in reliability(probabilities, truth)])
+
+
+def _card(net: Calibrated, histories: list[list[dict]], held_out: dict, train: dict, settings: dict,
+          seconds_taken: float, source_results: dict) -> dict:
     from beat_selection.beats import HELD_OUT_KITS, TRAIN_KITS, sound_sources
+    members = net.members
+    splits = {}
+    if settings.get("sources"):
+        from beat_selection.sources import SOURCE_SPLITS
+        splits = dict(train=["generator", *(f"mma:{f}" for f in SOURCE_SPLITS["train"])],
+                      validation=[f"mma:{f}" for f in SOURCE_SPLITS["validation"]],
+                      test=[*(f"mma:{f}" for f in SOURCE_SPLITS["test"]), "hydrogen:demo_songs"])
     return dict(
         name="style_model",
-        task=f"style of a beat: probabilities over 14 styles and a {32 * len(net.members)}-d embedding",
+        task=f"style of a beat: probabilities over 14 styles and a {32 * len(members)}-d embedding",
         styles=list(STYLE_IDS), inputs=dict(features="beat_selection.features.feature_vector (78)",
                                             patch=f"bar patch {PATCH_BANDS} mel bands x {PATCH_STEPS} steps"),
-        architecture=f"StyleEnsemble of {len(net.members)} StyleNets (seeds {settings['seed']}..{settings['seed'] + len(net.members) - 1}), "
-                     f"{sum(p.numel() for p in net.parameters())} weights",
+        architecture=f"StyleEnsemble of {len(members)} StyleNets (seeds {settings['seed']}..{settings['seed'] + len(members) - 1}), "
+                     f"{sum(p.numel() for p in net.parameters())} weights, probabilities tempered by T = "
+                     f"{float(net.temperature):.3f}",
         data=dict(generator="beat_selection.beats.generate_beat", train_kits=list(TRAIN_KITS),
                   held_out_kits=list(HELD_OUT_KITS), train_seeds=f"{SPLITS['train'][0]}+",
                   held_out_seeds=f"{SPLITS['held_out'][0]}+", parts=list(PARTS),
                   kits_used=dict(train=sorted(set(train["kit"].tolist())), held_out=sorted(set(held_out["kit"].tolist()))),
                   sound_sources=sound_sources() or "synth only", train_renders=int(len(train["style"])),
-                  held_out_renders=int(len(held_out["style"])), **settings),
+                  held_out_renders=int(len(held_out["style"])),
+                  source_licences={k: v for k, v in SOURCE_LICENCES.items() if settings.get("sources") or k == "generator"},
+                  splits=splits, **settings),
+        calibration=dict(temperature=round(float(net.temperature), 4),
+                         fitted_on="mma validation folders" if settings.get("sources") else "not fitted (T = 1)"),
         training=dict(histories=histories, seconds=round(seconds_taken)),
-        metrics=dict(held_out=held_out["metrics"]))
+        metrics=dict(held_out=held_out["metrics"], sources=source_results))
 
 
-def _train_member(job: tuple[dict[str, np.ndarray], int, int]) -> tuple[StyleNet, list[dict]]:
+def _train_member(job: tuple) -> tuple[StyleNet, list[dict]]:
     "One network of the ensemble, trained on one core (members train side by side)."
-    data, epochs, seed = job
+    data, epochs, seed, validation, weights = job
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return train_style_net(data, epochs=epochs, seed=seed, progress=False)
+        return train_style_net(data, epochs=epochs, seed=seed, progress=False, validation=validation, weights=weights)
     finally:  # with one worker this runs in the caller's process, which keeps its threads
         torch.set_num_threads(threads)
 
 
 def train_and_ship(per_style: int = 640, held_out_per_style: int = 40, seconds: float = 15.0, epochs: int = 60,
                    seed: int = 0, workers: int = 2, out_dir: Path | str | None = None, progress: bool = True,
-                   members: int = 5) -> dict:
-    "Build the datasets, train, export to ONNX, measure the export on the held-out split, write the card."
+                   members: int = 5, sources: bool = True, mma_cap: int = 40, mma_renders: int = 3,
+                   mma_share: float = 0.5, balance: str = "style") -> dict:
+    """Build the datasets, train, fit the temperature, export to ONNX, measure the export, write the card.
+
+    With `sources` (needs Debian's `mma`), the MMA training folders join the generator's beats (weighing
+    `mma_share` of the loss, per style or in total as `balance` says: see `row_weights`), the validation folders choose each network's epoch and the temperature, and
+    the card reports the test sources (held out of training and tuning) beside the generator's held-out split."""
     if members < 1:
         raise ValueError(f"members must be at least 1, not {members}")
     started = time.time()
-    train = build_dataset(style_inputs, "train", per_style, seconds, workers=workers, progress=progress)
-    held_out = build_dataset(style_inputs, "held_out", held_out_per_style, seconds, workers=workers, progress=progress)
-    jobs = [(train, epochs, seed + k) for k in range(members)]
+    # in chunks of 40 beats per style, the size the experiments of bench/model.py build, so they share one cache
+    generated = build_dataset(experiment_inputs, "train", per_style, seconds, workers=workers, progress=progress, chunk=40)
+    held_out = build_dataset(experiment_inputs, "held_out", held_out_per_style, seconds, workers=workers, progress=progress)
+    validation = weights = None
+    tests: dict[str, dict[str, np.ndarray]] = {}
+    train = generated
+    if sources:
+        from beat_selection.sources import hydrogen_dataset, hydrogen_songs, mma_available, mma_dataset
+        if not mma_available():
+            raise RuntimeError("training with sources needs Debian's `mma` (apt-get install mma); "
+                               "or train on the generator alone with sources=False")
+        mma_train = mma_dataset(experiment_inputs, "train", mma_cap, seconds, mma_renders, progress=progress)
+        validation = mma_dataset(experiment_inputs, "validation", mma_cap, seconds, progress=progress)
+        tests["mma_test"] = mma_dataset(experiment_inputs, "test", mma_cap, seconds, progress=progress)
+        if hydrogen_songs():
+            tests["hydrogen"] = hydrogen_dataset(experiment_inputs, progress=progress)
+        train = combine(generated, mma_train, sources=["generator", "mma"])
+        weights = row_weights(train, {"generator": 1.0 - mma_share, "mma": mma_share}, balance)
+    jobs = [(train, epochs, seed + k, validation, weights) for k in range(members)]
     trained = list(parallel_map(_train_member, jobs, workers, progress, desc="networks", chunksize=1))
-    net, histories = StyleEnsemble([member for member, _ in trained]), [history for _, history in trained]
+    ensemble, histories = StyleEnsemble([member for member, _ in trained]), [history for _, history in trained]
+    temperature = 1.0
+    if validation is not None:
+        raw, _ = torch_predict(ensemble, validation["features"], validation["patch"])
+        temperature = fit_temperature(raw, np.array([STYLE_IDS.index(s) for s in validation["style"]]))
+    net = Calibrated(ensemble, temperature).eval()
     out_dir = Path(out_dir) if out_dir else STYLE_MODEL_PATH.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as staging:  # the shipped files change only when all is written
         onnx_path = export_onnx(net, Path(staging) / STYLE_MODEL_PATH.name)
-        probabilities, _ = StyleModel(onnx_path).predict_batch(held_out["features"], held_out["patch"])
+        exported = StyleModel(onnx_path)
+        probabilities, _ = exported.predict_batch(held_out["features"], held_out["patch"])
         held_out["metrics"] = style_metrics(probabilities, held_out["style"], held_out["part"])
+        source_results = {}
+        measured = ({"mma_validation": validation} if validation is not None else {}) | tests
+        for name, data in measured.items():
+            probabilities, _ = exported.predict_batch(data["features"], data["patch"])
+            source_results[name] = source_metrics(probabilities, data["style"])
         settings = dict(per_style=per_style, held_out_per_style=held_out_per_style, seconds=seconds, epochs=epochs,
-                        seed=seed, members=members)
-        card = _card(net, histories, held_out, train, settings, time.time() - started)
+                        seed=seed, members=members, sources=sources, mma_cap=mma_cap, mma_renders=mma_renders,
+                        mma_share=mma_share, balance=balance)
+        card = _card(net, histories, held_out, train, settings, time.time() - started, source_results)
         card["model_version"] = model_version(onnx_path)
         (Path(staging) / STYLE_CARD_PATH.name).write_text(json.dumps(card, indent=1) + "\n")
         for name in (STYLE_MODEL_PATH.name, STYLE_CARD_PATH.name):

@@ -1,22 +1,30 @@
-"""Accuracy and speed of the shipped style model, printed as a markdown report for bench/RESULTS.md.
+"""Accuracy, calibration and speed of the shipped style model, source by source, beside a plain baseline.
 
-    python bench/model.py [--quick] [--cap 12] [--seconds 20] [--no-full] [--repeats 7]
+    python bench/model.py [--skip held-out sources speed] [--repeats 7]
+    python bench/model.py --experiments [--table data/style_experiments.json]
 
-1. **Held-out generated split**: `beat_selection.beats.build_dataset(style_inputs, "held_out", ...)` with the
-   model card's own settings, so it reads the cache the training wrote: beats of seeds and kits the model
-   never trained on. Top-1 (targets: all >= 95 %, drums only >= 85 %, no drums >= 70 %), top-3, macro-F1.
-2. **Third-party grooves** (`bench/mma_grooves.py`, needs `apt-get install mma`): drum patterns from
-   Debian's MMA groove library, programmed by others, mapped to our taxonomy by file name and rendered on
-   the acoustic held-out kits. Targets are those set for real performances: top-1 >= 75 %,
-   top-3 >= 92 %. Drums only is the primary measure; "full" adds MMA's own accompaniment.
+1. **Held-out generated split** (a regression check, not evidence of real-world accuracy):
+   `build_dataset(experiment_inputs, "held_out", ...)` with the model card's own settings, so it reads the
+   cache the training wrote: beats of seeds and kits the model never trained on. Top-1 per part.
+2. **Third-party sources** (`beat_selection.sources`, needs Debian's `mma` and `hydrogen-data`), each held
+   out of training as a whole: the MMA validation folders (casio, kara: they chose the epochs and the
+   temperature, so they are not independent of the model), the MMA test folder (zoom) and Hydrogen's
+   three labelled demo songs (held out of training AND tuning). For each: top-1, top-3, macro-F1 over the
+   styles present, per-style recall, expected calibration error (10 bins) and mean confidence, beside a
+   plain baseline trained on the same training rows: k-nearest neighbours on librosa features (MFCC means
+   and deviations, librosa's tempo, the onset-strength autocorrelation; `training.knn_baseline`).
+   Targets: top-1 >= 50 %, top-3 >= 80 %, every style present >= 25 % top-1, ECE <= 0.10.
 3. **Speed** on one core, for a 30 s clip: CPU ms (`time.process_time`, median of `--repeats` runs, numba
    compiled and the model loaded before the clock starts) of `analyze()`, and of `model_inputs()` (reusing the
-   analysis' spectrogram, as `describe` does) +
-   `predict()` on top of it (target <= 20 ms), beside plain librosa (`beat_track` + `chroma_cqt`) on the
-   same clip.
+   analysis' spectrogram, as `describe` does) + `predict()` on top of it (target <= 20 ms), beside plain
+   librosa (`beat_track` + `chroma_cqt`) on the same clip.
 
-The model is whatever is shipped in beat_selection/models/ when the script runs.
+`--experiments` trains small models (one network, a few minutes each) on several choices of training data
+and prints, for each, the same measures on every held-out source (choices are made on the validation
+folders; the test sources are reported, never used to choose), then writes the table that notebook 03b
+shows. The model measured by 1-3 is whatever is shipped in beat_selection/models/ when the script runs.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,28 +34,30 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 
 import argparse
 import hashlib
+import json
 import platform
 import shlex
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from collections.abc import Callable, Sequence
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-import mma_grooves
-
 from beat_selection.beats import HELD_OUT_KITS, PARTS, STYLE_IDS, BeatSpec, build_dataset, generate_beat
 from beat_selection.features import analyze, analyze_with_spectra
-from beat_selection.model import (STYLE_CARD_PATH, STYLE_MODEL_PATH, StyleModel, describe, model_card,
-                                  model_inputs, style_inputs)
+from beat_selection.model import STYLE_CARD_PATH, STYLE_MODEL_PATH, StyleModel, describe, model_card, model_inputs
 
 HELD_OUT_TARGETS = {"all": 95.0, "drums": 85.0, "no_drums": 70.0}
-MMA_TARGETS = {"top1": 75.0, "top3": 92.0}
+SOURCE_TARGETS = {"top1": 50.0, "top3": 80.0, "style": 25.0, "ece": 0.10}
 INFERENCE_TARGET_MS = 20.0
+TABLE_PATH = Path(__file__).parent.parent / "data" / "style_experiments.json"
+SOURCE_NAMES = {"gen_held": "generator, held-out split (regression check)",
+                "mma_validation": "MMA validation folders (casio, kara; chose epochs and temperature)",
+                "mma_test": "MMA test folder (zoom; held out of training and tuning)",
+                "hydrogen": "Hydrogen demo songs (3 songs; held out of training and tuning)"}
 
 
 # ------------------------------------------------------------------------------------------------ metrics
@@ -56,20 +66,23 @@ def _labels(styles: Sequence[str]) -> np.ndarray:
     return np.array([STYLE_IDS.index(s) for s in styles])
 
 
-def scores(probabilities: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Top-1 and top-3 (%), and macro-F1 (%) over the styles present in `truth`.
+def scores(probabilities: np.ndarray, truth: np.ndarray) -> dict:
+    """Top-1, top-3, macro-F1 (over the styles present in `truth`; predictions of absent styles count against
+    recall, never for it), per-style recall (%), ECE (10 bins) and mean confidence."""
+    from beat_selection.training import expected_calibration_error
 
-    Predictions of styles absent from `truth` still count against recall (and so against F1), never for it.
-    """
     predicted = probabilities.argmax(1)
     top3 = (np.argsort(-probabilities, axis=1)[:, :3] == truth[:, None]).any(1)
-    f1 = []
+    f1, recall = [], {}
     for style in np.unique(truth):
         tp = np.sum((predicted == style) & (truth == style))
-        precision, recall = tp / max(np.sum(predicted == style), 1), tp / np.sum(truth == style)
-        f1.append(2 * precision * recall / max(precision + recall, 1e-12))
-    return {"n": len(truth), "top1": 100 * float(np.mean(predicted == truth)),
-            "top3": 100 * float(np.mean(top3)), "macro_f1": 100 * float(np.mean(f1))}
+        precision, r = tp / max(np.sum(predicted == style), 1), tp / np.sum(truth == style)
+        recall[STYLE_IDS[style]] = round(100 * float(r), 1)
+        f1.append(2 * precision * r / max(precision + r, 1e-12))
+    return {"n": int(len(truth)), "top1": round(100 * float(np.mean(predicted == truth)), 1),
+            "top3": round(100 * float(np.mean(top3)), 1), "macro_f1": round(100 * float(np.mean(f1)), 1),
+            "ece": round(expected_calibration_error(probabilities, truth), 3),
+            "confidence": round(float(probabilities.max(1).mean()), 3), "recall": recall}
 
 
 def _pass(value: float, target: float | None, higher_is_better: bool = True) -> str:
@@ -79,7 +92,7 @@ def _pass(value: float, target: float | None, higher_is_better: bool = True) -> 
     return f"{'≥' if higher_is_better else '≤'} {target:g}: {'yes' if ok else '**no**'}"
 
 
-def confusions(probabilities: np.ndarray, truth: np.ndarray, top: int = 10) -> list[tuple[str, str, int, int]]:
+def confusions(probabilities: np.ndarray, truth: np.ndarray, top: int = 8) -> list[tuple[str, str, int, int]]:
     "The most frequent (true style, predicted style, count, clips of the true style) errors."
     predicted = probabilities.argmax(1)
     errors = Counter((STYLE_IDS[t], STYLE_IDS[p]) for t, p in zip(truth, predicted) if t != p)
@@ -87,95 +100,234 @@ def confusions(probabilities: np.ndarray, truth: np.ndarray, top: int = 10) -> l
     return [(t, p, n, totals[t]) for (t, p), n in errors.most_common(top)]
 
 
-# ------------------------------------------------------------------------------------------------ measures
+# ------------------------------------------------------------------------------------------------ data
+
+def load_sources(card_data: dict, progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    "The held-out sources at the card's settings (cached by the training run that made the card)."
+    from beat_selection.sources import hydrogen_dataset, hydrogen_songs, mma_available, mma_dataset
+    from beat_selection.training import experiment_inputs
+
+    if not mma_available():
+        raise RuntimeError("the third-party sources need Debian's `mma`: apt-get install mma")
+    cap, seconds = card_data.get("mma_cap", 40), card_data["seconds"]
+    out = {"mma_validation": mma_dataset(experiment_inputs, "validation", cap, seconds, progress=progress),
+           "mma_test": mma_dataset(experiment_inputs, "test", cap, seconds, progress=progress)}
+    if hydrogen_songs():
+        out["hydrogen"] = hydrogen_dataset(experiment_inputs, progress=progress)
+    return out
+
+
+def training_rows(card_data: dict, workers: int, progress: bool = True) -> dict[str, np.ndarray]:
+    "The rows the card's model was trained on (generator, plus the MMA training folders if it used them)."
+    from beat_selection.training import combine, experiment_inputs
+
+    generated = build_dataset(experiment_inputs, "train", card_data["per_style"], card_data["seconds"],
+                              workers=workers, progress=progress, chunk=40)  # the chunks `train_and_ship` builds
+    if not card_data.get("sources"):
+        return generated
+    from beat_selection.sources import mma_dataset
+    mma = mma_dataset(experiment_inputs, "train", card_data.get("mma_cap", 40), card_data["seconds"],
+                      card_data.get("mma_renders", 3), progress=progress)
+    return combine(generated, mma, sources=["generator", "mma"])
+
+
+# ------------------------------------------------------------------------------------------------ reports
 
 def held_out_report(model: StyleModel, card: dict, workers: int) -> list[str]:
+    from beat_selection.training import experiment_inputs
+
     per_style, seconds = card["data"]["held_out_per_style"], card["data"]["seconds"]
-    started = time.time()
-    data = build_dataset(style_inputs, "held_out", per_style, seconds, workers=workers)
+    data = build_dataset(experiment_inputs, "held_out", per_style, seconds, workers=workers)
     probabilities, _ = model.predict_batch(data["features"], data["patch"])
     truth = _labels(data["style"])
     lines = [(f"## Held-out generated split ({per_style} beats per style × {len(PARTS)} parts, {seconds:g} s, "
-              f"kits {', '.join(HELD_OUT_KITS)})"), "",
-             (f"`build_dataset(style_inputs, \"held_out\", {per_style}, {seconds:g})`: the card's settings "
-              f"(loaded or built in {time.time() - started:.0f} s)."), "",
+              f"kits {', '.join(HELD_OUT_KITS)}): a regression check"), "",
              "| part | n | top-1 % | top-3 % | macro-F1 % | target (top-1) |", "|---|---|---|---|---|---|"]
     for part in ("all", *PARTS):
         rows = np.ones(len(truth), bool) if part == "all" else data["part"] == part
         s = scores(probabilities[rows], truth[rows])
         lines.append(f"| {part} | {s['n']} | {s['top1']:.1f} | {s['top3']:.1f} | {s['macro_f1']:.1f} | "
                      f"{_pass(s['top1'], HELD_OUT_TARGETS.get(part))} |")
-    card_accuracy = card.get("metrics", {}).get("held_out", {}).get("accuracy")
-    if card_accuracy is not None:
-        lines += ["", f"The model card reports {100 * card_accuracy:.1f} % top-1 on the same split."]
-    lines += ["", "Recall per style (%):", "", "| style | " + " | ".join(PARTS) + " |",
-              "|---|" + "---|" * len(PARTS)]
-    predicted = probabilities.argmax(1)
-    for i, style in enumerate(STYLE_IDS):
-        cells = []
-        for part in PARTS:
-            rows = (truth == i) & (data["part"] == part)
-            cells.append(f"{100 * np.mean(predicted[rows] == i):.0f}" if rows.any() else "–")
-        lines.append(f"| {style} | " + " | ".join(cells) + " |")
     return lines
 
 
-def mma_report(model: StyleModel, cap: int, seconds: float, kits: Sequence[str], parts: Sequence[str]) -> list[str]:
+def source_table(results: dict[str, dict], baseline: dict[str, dict]) -> list[str]:
+    "One row per source: the model's measures beside the baseline's."
+    lines = ["| source | n | top-1 % | top-3 % | macro-F1 % | ECE | mean confidence | styles ≥ 25 % | "
+             "baseline top-1 % | baseline top-3 % |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, s in results.items():
+        b = baseline.get(name, {})
+        weakest = min(s["recall"].values())
+        lines.append(f"| {SOURCE_NAMES.get(name, name)} | {s['n']} | {s['top1']:.1f} | {s['top3']:.1f} | "
+                     f"{s['macro_f1']:.1f} | {s['ece']:.3f} | {s['confidence']:.2f} | "
+                     f"{'yes' if weakest >= SOURCE_TARGETS['style'] else f'no (min {weakest:.0f})'} | "
+                     f"{b.get('top1', float('nan')):.1f} | {b.get('top3', float('nan')):.1f} |")
+    return lines
+
+
+def sources_report(model: StyleModel, card: dict, workers: int) -> list[str]:
+    from beat_selection.training import knn_baseline
+
     started = time.time()
-    clips = list(mma_grooves.mma_clips(cap, seconds, kits, parts))
-    rendered = time.time() - started
-    from tqdm.auto import tqdm
-    inputs = [style_inputs(clip.audio) for clip in tqdm(clips, desc="analysing mma clips")]
-    probabilities, _ = model.predict_batch(np.stack([i["features"] for i in inputs]),
-                                                   np.stack([i["patch"] for i in inputs]))
-    truth = _labels([c.style for c in clips])
-    part_of = np.array([c.part for c in clips])
-    kit_of = np.array([c.kit for c in clips])
-    grooves = {c.groove for c in clips}
-    per_style_grooves = Counter(g.style for g in grooves)
-    lines = [(f"## Third-party grooves: Debian's MMA library ({len(grooves)} grooves, ≤ {cap} per style, "
-              f"{seconds:g} s clips)"), "",
-             (f"Drum patterns programmed by MMA's authors (not by this project), quantised, mapped to our taxonomy "
-              f"by file name (`bench/mma_grooves.py`), rendered on the acoustic held-out kits ({', '.join(kits)}); "
-              f"\"full\" adds MMA's own accompaniment on FluidR3 GM (grooves that have one). Clips rendered or "
-              f"read from the cache in {rendered:.0f} s, analysed in {time.time() - started - rendered:.0f} s."), "",
-             "| part | n | top-1 % | top-3 % | balanced top-1 % | macro-F1 % (styles present) | target |",
-             "|---|---|---|---|---|---|---|"]
-    for part in parts:
-        rows = part_of == part
-        if not rows.any():
-            continue
-        s = scores(probabilities[rows], truth[rows])
-        predicted = probabilities[rows].argmax(1)
-        balanced = 100 * np.mean([np.mean(predicted[truth[rows] == t] == t) for t in np.unique(truth[rows])])
-        target = f"top-1 {_pass(s['top1'], MMA_TARGETS['top1'])}; top-3 {_pass(s['top3'], MMA_TARGETS['top3'])}"
-        lines.append(f"| {part} | {s['n']} | {s['top1']:.1f} | {s['top3']:.1f} | {balanced:.1f} | "
-                     f"{s['macro_f1']:.1f} | {target} |")
-    lines += ["", "Per style (drums only; full mix in brackets):", "",
-              "| style | grooves | clips | top-1 % | top-3 % | most often predicted as |", "|---|---|---|---|---|---|"]
-    for i, style in enumerate(STYLE_IDS):
-        rows = (truth == i) & (part_of == "drums")
-        if not rows.any():
-            continue
-        full = (truth == i) & (part_of == "full")
-        s = scores(probabilities[rows], truth[rows])
-        extra = ""
-        if full.any():
-            f = scores(probabilities[full], truth[full])
-            extra = f" ({f['top1']:.0f})"
-        named = Counter(STYLE_IDS[p] for p in probabilities[rows].argmax(1)).most_common(3)
-        lines.append(f"| {style} | {per_style_grooves[style]} | {rows.sum()} | {s['top1']:.0f}{extra} | "
-                     f"{s['top3']:.0f} | {', '.join(f'{k} {n}' for k, n in named)} |")
-    lines += ["", "Per kit (drums only):", "", "| kit | n | top-1 % | top-3 % |", "|---|---|---|---|"]
-    for kit in kits:
-        rows = (kit_of == kit) & (part_of == "drums")
-        s = scores(probabilities[rows], truth[rows])
-        lines.append(f"| {kit} | {s['n']} | {s['top1']:.1f} | {s['top3']:.1f} |")
-    rows = part_of == "drums"
-    lines += ["", "Most frequent errors (drums only):", "", "| true | predicted | clips | of |", "|---|---|---|---|"]
-    lines += [f"| {t} | {p} | {n} | {total} |" for t, p, n, total in confusions(probabilities[rows], truth[rows])]
+    sources = load_sources(card["data"])
+    train = training_rows(card["data"], workers)
+    knn = knn_baseline(train["baseline"], train["style"])
+    results, baseline, probabilities = {}, {}, {}
+    for name, data in sources.items():
+        probabilities[name], _ = model.predict_batch(data["features"], data["patch"])
+        results[name] = scores(probabilities[name], _labels(data["style"]))
+        baseline[name] = scores(knn(data["baseline"]), _labels(data["style"]))
+    lines = ["## Third-party sources, each held out of training as a whole", "",
+             (f"Sources and baseline loaded (cached) and measured in {time.time() - started:.0f} s. The baseline is "
+              f"k-nearest neighbours on plain librosa features, fitted on the same {len(train['style'])} training rows. "
+              f"Targets: top-1 ≥ {SOURCE_TARGETS['top1']:g} %, top-3 ≥ {SOURCE_TARGETS['top3']:g} %, every style "
+              f"present ≥ {SOURCE_TARGETS['style']:g} % top-1, ECE ≤ {SOURCE_TARGETS['ece']:g} (the temperature was "
+              f"fitted on the validation folders, so only the test sources judge it)."), ""]
+    lines += source_table(results, baseline)
+    lines += ["", "Recall per style (%, the model; baseline in brackets):", "",
+              "| style | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+    for style in STYLE_IDS:
+        cells = [f"{results[n]['recall'][style]:.0f} ({baseline[n]['recall'][style]:.0f})"
+                 if style in results[n]["recall"] else "–" for n in results]
+        if any(c != "–" for c in cells):
+            lines.append(f"| {style} | " + " | ".join(cells) + " |")
+    for name, data in sources.items():
+        lines += ["", f"Most frequent errors, {SOURCE_NAMES.get(name, name)}:", "",
+                  "| true | predicted | clips | of |", "|---|---|---|---|"]
+        lines += [f"| {t} | {p} | {n} | {total} |"
+                  for t, p, n, total in confusions(probabilities[name], _labels(data["style"]))]
     return lines
 
+
+# ------------------------------------------------------------------------------------------------ experiments
+
+def evaluate(predict: Callable[[dict], np.ndarray], sets: dict[str, dict], temperature: float | None = None) -> dict:
+    from beat_selection.training import reliability, with_temperature
+
+    out = {}
+    for name, data in sets.items():
+        probabilities = predict(data)
+        if temperature is not None:
+            probabilities = with_temperature(probabilities, temperature)
+        out[name] = scores(probabilities, _labels(data["style"]))
+        out[name]["reliability"] = [[round(c, 3), round(a, 3), n] for c, a, n in
+                                    reliability(probabilities, _labels(data["style"]))]
+    return out
+
+
+def attempt(name: str, about: str, train: dict, sets: dict, validation: dict | None = None,
+            weights: np.ndarray | None = None, members: int = 1, epochs: int = 30, hide_share: float = 0.5,
+            features: Callable[[dict], dict] | None = None) -> dict:
+    "Train `members` networks on `train`, then measure them (raw and tempered) and the baseline on every set."
+    import torch
+    from beat_selection.training import (StyleEnsemble, fit_temperature, knn_baseline, torch_predict,
+                                         train_style_net)
+    started = time.time()
+    view = features or (lambda d: d)
+    nets = [train_style_net(view(train), epochs=epochs, seed=k, progress=False, hide_share=hide_share,
+                            validation=view(validation) if validation is not None else None, weights=weights)[0]
+            for k in range(members)]
+    net = StyleEnsemble(nets).eval()
+    predict = lambda d: torch_predict(net, view(d)["features"], view(d)["patch"])[0]
+    temperature = fit_temperature(predict(sets["mma_validation"]), _labels(sets["mma_validation"]["style"]))
+    knn = knn_baseline(train["baseline"], train["style"])
+    result = dict(name=name, about=about, train_rows=int(len(train["style"])), members=members, epochs=epochs,
+                  temperature=round(temperature, 3), raw=evaluate(predict, sets),
+                  calibrated=evaluate(predict, sets, temperature),
+                  baseline=evaluate(lambda d: knn(d["baseline"]), sets), seconds=round(time.time() - started))
+    torch.set_num_threads(1)
+    return result
+
+
+def run_experiments(workers: int, table: Path, per_style: int = 24, seconds: float = 12.0) -> list[dict]:
+    "The attempts of the chapter, at a small scale; written to `table` as they finish."
+    from beat_selection.sources import hydrogen_dataset, mma_dataset
+    from beat_selection.training import combine, experiment_inputs, row_weights
+
+    full = build_dataset(experiment_inputs, "train", per_style, seconds, workers=workers, progress=False, chunk=40)
+
+    def generated(n: int) -> dict:  # the first n beats of every style: smaller sets are subsets of the larger
+        rows = full["seed"] < n
+        return {k: v[rows] for k, v in full.items()}
+
+    sets = {"gen_held": build_dataset(experiment_inputs, "held_out", 10, seconds, workers=workers, progress=False),
+            "mma_validation": mma_dataset(experiment_inputs, "validation", 40, seconds, progress=False),
+            "mma_test": mma_dataset(experiment_inputs, "test", 40, seconds, progress=False),
+            "hydrogen": hydrogen_dataset(experiment_inputs, progress=False)}
+    mma_train = mma_dataset(experiment_inputs, "train", 40, seconds, 3, progress=False)
+    validation = sets["mma_validation"]
+    results: list[dict] = []
+
+    def record(result: dict) -> None:
+        results.append(result)
+        raw, cal = result["raw"], result["calibrated"]
+        print(f"{result['name']:34} " + " ".join(f"{k} {v['top1']:5.1f}/{v['top3']:5.1f}" for k, v in raw.items())
+              + f" | T {result['temperature']:.2f}, ECE test {cal['mma_test']['ece']:.3f} hydrogen "
+              f"{cal['hydrogen']['ece']:.3f} | knn " + " ".join(f"{v['top1']:.1f}" for v in result["baseline"].values())
+              + f" ({result['seconds']} s)", flush=True)
+        table.write_text(json.dumps(dict(per_style=per_style, seconds=seconds, sources=SOURCE_NAMES,
+                                         attempts=results), indent=1) + "\n")
+
+    both = combine(generated(per_style), mma_train, sources=["generator", "mma"])
+    for n in sorted({10, 20, 40, per_style} & set(range(per_style + 1))):  # the lesson: more generated data
+        record(attempt(f"generator {n}/style", "humanised generator only; epoch chosen on its own seeds",
+                       generated(n), sets))
+    record(attempt(f"generator {per_style}/style, MMA-validated", "generator only; epoch chosen on the MMA "
+                   "validation folders", generated(per_style), sets, validation=validation))
+    record(attempt("+ MMA train folders, share 0.5", "generator + humanised MMA training folders, each source "
+                   "half of the loss", both, sets, validation=validation,
+                   weights=row_weights(both, {"generator": 0.5, "mma": 0.5})))
+    record(attempt("+ MMA, styles balanced, share 0.5", "every style weighs the same; within a style each "
+                   "source weighs half", both, sets, validation=validation,
+                   weights=row_weights(both, {"generator": 0.5, "mma": 0.5}, balance="style")))
+    from beat_selection.features import FEATURE_NAMES
+    without = lambda d: {**d, "features": np.ascontiguousarray(d["features"][:, :len(FEATURE_NAMES)])}
+    record(attempt("+ MMA, styles balanced, no sound summary", "share 0.5, styles balanced; the network reads the "
+                   "analysis vector and the patch only", both, sets, validation=validation,
+                   weights=row_weights(both, {"generator": 0.5, "mma": 0.5}, balance="style"), features=without))
+    record(attempt("MMA train folders only", "no generator at all (6 styles)", combine(mma_train, sources=["mma"]),
+                   sets, validation=validation))
+    return results
+
+
+
+# ------------------------------------------------------------------------------------------------ calibration
+
+def calibrate_shipped(model_path: Path, card_path: Path) -> dict:
+    """Temper the shipped model that was exported before calibration existed: fit T on the MMA validation folders,
+    append softmax(log p / T) to its graph (`training.temper_onnx`), and add to its card the temperature, the
+    sources and their licences, and its figures on the held-out sources, measured on the tempered export."""
+    import tempfile
+    from beat_selection.model import model_version
+    from beat_selection.training import SOURCE_LICENCES, fit_temperature, source_metrics, temper_onnx
+
+    card = model_card(card_path)
+    if "calibration" in card:
+        raise SystemExit(f"{card_path} already says the model is calibrated (T = {card['calibration']['temperature']})")
+    sources = load_sources({"seconds": 12.0, "mma_cap": 40})
+    plain = StyleModel(model_path)
+    validation = sources["mma_validation"]
+    raw, _ = plain.predict_batch(validation["features"], validation["patch"])
+    temperature = fit_temperature(raw, _labels(validation["style"]))
+    with tempfile.TemporaryDirectory(dir=model_path.parent) as staging:
+        tempered_path = temper_onnx(model_path, Path(staging) / model_path.name, temperature)
+        tempered = StyleModel(tempered_path)
+        metrics = {}
+        for name, data in sources.items():
+            probabilities, _ = tempered.predict_batch(data["features"], data["patch"])
+            metrics[name] = source_metrics(probabilities, data["style"])
+        card["calibration"] = dict(temperature=round(temperature, 4), fitted_on="mma validation folders",
+                                   added="after training, by bench/model.py --calibrate (training.temper_onnx)")
+        card["data"]["source_licences"] = {"generator": SOURCE_LICENCES["generator"]}
+        card["data"]["measured_on"] = {k: v for k, v in SOURCE_LICENCES.items() if k != "generator"}
+        card["metrics"]["sources"] = metrics
+        card["model_version"] = model_version(tempered_path)
+        (Path(staging) / card_path.name).write_text(json.dumps(card, indent=1) + "\n")
+        for name in (model_path.name, card_path.name):
+            (Path(staging) / name).replace(model_path.parent / name)
+    return card
+
+# ------------------------------------------------------------------------------------------------ speed
 
 def _median_cpu_ms(call: Callable[[], object], repeats: int) -> float:
     times = []
@@ -199,7 +351,6 @@ def speed_report(model: StyleModel, repeats: int) -> list[str]:
     librosa.feature.chroma_cqt(y=samples, sr=sr)
 
     analyze_ms = _median_cpu_ms(lambda: analyze(samples), repeats)
-    # what `describe` adds to the analysis: the bar patch from the analysis' own spectrogram, and the network
     model_ms = _median_cpu_ms(lambda: model.predict(model_inputs(samples, analysis, spectra)), repeats)
     inputs = model_inputs(samples, analysis, spectra)
     predict_ms = _median_cpu_ms(lambda: model.predict(inputs), repeats)
@@ -221,38 +372,44 @@ def speed_report(model: StyleModel, repeats: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="3 grooves per style, one kit, drums only, 3 timing runs")
-    parser.add_argument("--cap", type=int, default=12, help="MMA grooves per style at most")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the MMA clips")
-    parser.add_argument("--kits", nargs="+", default=list(mma_grooves.ACOUSTIC_HELD_OUT_KITS))
-    parser.add_argument("--no-full", action="store_true", help="MMA drums only (skip the accompanied mixes)")
     parser.add_argument("--repeats", type=int, default=7, help="timing runs (the median is reported)")
-    parser.add_argument("--workers", type=int, default=1, help="processes if the held-out split must be built")
+    parser.add_argument("--workers", type=int, default=1, help="processes if a dataset must be built")
     parser.add_argument("--model", type=Path, default=STYLE_MODEL_PATH, help="ONNX model (default: the shipped one)")
     parser.add_argument("--card", type=Path, default=STYLE_CARD_PATH, help="its model card")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["held-out", "mma", "speed"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["held-out", "sources", "speed"])
+    parser.add_argument("--experiments", action="store_true", help="run the small training experiments instead")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="temper the shipped (uncalibrated) model on the MMA validation folders and update its card")
+    parser.add_argument("--table", type=Path, default=TABLE_PATH, help="where --experiments writes its table")
+    parser.add_argument("--per-style", type=int, default=24, help="generated beats per style in --experiments")
     args = parser.parse_args()
-    if args.quick:
-        args.cap, args.kits, args.no_full, args.repeats = 3, args.kits[:1], True, 3
+    started = time.time()
+    command = shlex.join(["python", "bench/model.py", *sys.argv[1:]])
+    header = ["# Style model", "",
+              f"Run {date.today().isoformat()} on {platform.machine()} ({os.cpu_count()} cores), one thread:", "",
+              f"```bash\n{command}\n```", ""]
+    if args.calibrate:
+        card = calibrate_shipped(args.model, args.card)
+        print(f"T = {card['calibration']['temperature']}; " + "; ".join(
+            f"{k}: top-1 {v['accuracy']:.3f}, top-3 {v['top3']:.3f}, ECE {v['ece']:.3f}" for k, v in card["metrics"]["sources"].items()))
+        return
+    if args.experiments:
+        print("\n".join(header), flush=True)
+        run_experiments(args.workers, args.table, args.per_style)
+        print(f"\nWhole run: {time.time() - started:.0f} s wall; table written to {args.table}.")
+        return
     if not args.model.is_file() or not args.card.is_file():
         sys.exit(f"no style model at {args.model} (or no card at {args.card}): train it first")
-
-    started = time.time()
     card, model = model_card(args.card), StyleModel(args.model)
     digest = hashlib.sha256(args.model.read_bytes()).hexdigest()[:12]
-    command = shlex.join(["python", "bench/model.py", *sys.argv[1:]])
-    report = ["# Style model", "",
-              f"Run {date.today().isoformat()} on {platform.machine()} ({os.cpu_count()} cores), one thread:", "",
-              f"```bash\n{command}\n```", "",
-              (f"Model: `{args.model.name}` sha256 {digest}…, {card.get('architecture', '?')}; trained on "
-               f"{card['data'].get('train_renders', '?')} renders ({card['data'].get('per_style', '?')} beats per "
-               f"style × parts, {card['data'].get('seconds', '?')} s, kits never in the held-out list)."), ""]
+    report = header + [(f"Model: `{args.model.name}` sha256 {digest}…, {card.get('architecture', '?')}; trained on "
+                        f"{card['data'].get('train_renders', '?')} renders ({card['data'].get('per_style', '?')} beats "
+                        f"per style × parts, {card['data'].get('seconds', '?')} s"
+                        f"{', plus the MMA training folders' if card['data'].get('sources') else ''})."), ""]
     if "held-out" not in args.skip:
         report += held_out_report(model, card, args.workers) + [""]
-    if "mma" not in args.skip:
-        parts = ("drums",) if args.no_full else ("drums", "full")
-        report += mma_report(model, args.cap, args.seconds, args.kits, parts) + [""]
+    if "sources" not in args.skip:
+        report += sources_report(model, card, args.workers) + [""]
     if "speed" not in args.skip:
         report += speed_report(model, args.repeats) + [""]
     report.append(f"Whole run: {time.time() - started:.0f} s wall.")

@@ -40,7 +40,8 @@ def test_card_reports_held_out_metrics_above_the_floor():
 def test_batch_and_single_predictions_agree():
     model = style_model()
     rng = np.random.default_rng(0)
-    features = rng.standard_normal((3, 78)).astype(np.float32)
+    n_features = model.session.get_inputs()[0].shape[1]  # the analysis vector and the sound summary
+    features = rng.standard_normal((3, n_features)).astype(np.float32)
     patches = rng.standard_normal((3, 32, 16)).astype(np.float32)
     batch, _ = model.predict_batch(features, patches)
     single, _ = model.predict_batch(features[1:2], patches[1:2])
@@ -55,3 +56,28 @@ def test_one_unseen_beat_per_style_on_an_unseen_kit():
     right = [describe(generate_beat(BeatSpec(style, seconds=15.0, kit=kit), seed=7_777_777).audio)[1].style == style
              for style in STYLE_IDS]
     assert sum(right) >= 11, [s for s, ok in zip(STYLE_IDS, right) if not ok]
+
+
+def test_card_names_every_source_and_its_licence():
+    "Every source the model learned from is recorded with its licence, and its split is stated by folder."
+    card = model_card()
+    sources = card["data"]["source_licences"]
+    assert "generator" in sources
+    if card["data"].get("sources"):
+        assert "GPL-2+" in sources["mma"] and "hydrogen" in sources
+        splits = card["data"]["splits"]
+        trained_on = set(splits["train"])
+        assert not trained_on & set(splits["validation"]) and not trained_on & set(splits["test"])
+        assert {"mma_validation", "mma_test"} <= set(card["metrics"]["sources"])
+
+
+def test_shipped_probabilities_are_tempered_as_the_card_says():
+    "The temperature the card reports is inside the exported graph: the served probabilities are calibrated ones."
+    import onnx
+
+    card = model_card()
+    temperature = card["calibration"]["temperature"]
+    assert 0.25 <= temperature <= 20
+    graph = onnx.load(str(STYLE_MODEL_PATH)).graph
+    constants = [onnx.numpy_helper.to_array(t) for t in graph.initializer if t.name.endswith("temperature")]
+    assert constants and abs(float(constants[0]) - temperature) < 1e-3
