@@ -66,6 +66,7 @@ class Style:
     chords: tuple[str, ...]
     swing: tuple[float, float] = (0.5, 0.5)  # where the 2nd sixteenth of a pair falls; 2/3 = triplet swing
     swing_eighths: bool = False  # jazz swings eighth notes instead of sixteenths
+    swing_follows_tempo: bool = False  # the swing is drawn from the tempo (`jazz_swing`), within `swing`
     beats_per_bar: int = 4
     sevenths: bool = False
     ghost_rate: float = 0.0
@@ -265,7 +266,7 @@ STYLES: dict[str, Style] = {
          "kick": "------------x---"}),  # bebop: bombs
         ("1===3===5===~===", "1===5===8===~===", "1===3===5===7===", "1=======5======="),
         ("x=====x=--------", "------x=------x=", "x===----------x="),
-        swing=(0.58, 0.7), swing_eighths=True, sevenths=True, ghost_rate=0.1, kits="brushes", gm_bass=(32,),
+        swing=(0.5, 0.78), swing_eighths=True, swing_follows_tempo=True, sevenths=True, ghost_rate=0.1, kits="brushes", gm_bass=(32,),
         gm_chords=(0, 26, 4), about="Swing: the spang-a-lang ride, hi-hat foot on 2 and 4, a walking bass, "
                                     "comping seventh chords, brushes on ballads"),
     "latin": Style((84, 136), (
@@ -573,8 +574,9 @@ def draw_plan(spec: BeatSpec, style: Style, rng: np.random.Generator, kits: Sequ
     alt = second if len(next(iter(second.values()))) == steps else first  # never mix grids
     triplet_grid = steps // style.beats_per_bar == 3
     swing = 2 / 3 if triplet_grid else round(float(rng.uniform(*style.swing)), 3)
-    if style.swing_eighths and not triplet_grid:  # jazz: the swing follows the tempo (see `jazz_swing`)
-        swing = round(jazz_swing(float(spec.bpm) if spec.bpm is not None else bpm, rng), 3)
+    if style.swing_follows_tempo and not triplet_grid:  # jazz: the swing follows the tempo (`jazz_swing`)
+        tempo_swing = jazz_swing(float(spec.bpm) if spec.bpm is not None else bpm, rng)
+        swing = round(float(np.clip(tempo_swing, *style.swing)), 3)  # within the style's range: a pinned swing stays pinned
     bass = str(rng.choice([p for p in style.bass if len(p) == steps]))
     chords = str(rng.choice([p for p in style.chords if len(p) == steps]))
     progression = int(rng.integers(len(PROGRESSIONS["major"])))  # an index: the mode may be overridden
@@ -1233,7 +1235,7 @@ def generate_beat(spec: BeatSpec, seed: int, parts: Sequence[str] = ("full",), s
                 int(np.ceil(seconds / bar_seconds)), plan.kit, seed, plan.swing, sr, audio)
 
 # %% ../nbs/02_beats.ipynb #c0ff08f5
-GENERATOR_VERSION = 4  # bump when a change to the generator changes its audio: it keys every cache
+GENERATOR_VERSION = 5  # bump when a change to the generator changes its audio: it keys every cache
 SPLITS: dict[str, tuple[int, tuple[str, ...]]] = {"train": (0, TRAIN_KITS), "held_out": (1_000_000, HELD_OUT_KITS)}
 
 
