@@ -66,11 +66,13 @@ check-sync: setup
 	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; \
 	echo "notebooks clean, library in sync with nbs/"
 
-# The CI/CD workflow against GitHub's workflow schema, the Dockerfile (hadolint), the shell scripts (shellcheck).
+# The CI/CD workflow against GitHub's workflow schema, the Dockerfile (hadolint), the shell scripts (shellcheck),
+# and the package's import layers (lint-imports, contracts in pyproject.toml).
 lint: setup
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci-cd.yml
 	$(BIN)/hadolint docker/Dockerfile
 	$(BIN)/shellcheck .ci/run docker/*.sh
+	$(BIN)/lint-imports
 
 nbtest: setup
 	$(BIN)/nbdev-test --n-workers 2

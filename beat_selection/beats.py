@@ -30,24 +30,19 @@ from .audio import DEFAULT_SR
 from .features import PITCH_CLASSES, key_name
 
 # %% auto #0
-__all__ = ['STYLE_NAMES', 'STYLE_IDS', 'GM_DRUM_KEYS', 'HIT_VELOCITY', 'STYLES', 'SOUNDFONT_PATHS', 'SOUNDFONTS', 'HYDROGEN_DIR',
-           'KIT_FAMILIES', 'ALL_KITS', 'HELD_OUT_KITS', 'TRAIN_KITS', 'HYDROGEN_VOICES', 'CHORD_TONES', 'DEGREES',
-           'PROGRESSIONS', 'DRUM_INSTRUMENTS', 'TIME_KEEPERS', 'PRE_ROLL', 'PROGRAMMED_STYLES', 'LAID_BACK_STYLES',
-           'DRIFT_BARS', 'SECTION_BARS', 'SECTION_SWAPS', 'BASS_FLOOR', 'LONGEST_NOTE', 'SYNTH_LEVEL',
-           'ONE_SHOT_SECONDS', 'TIMBRES', 'PARTS', 'GENERATOR_VERSION', 'SPLITS', 'Featurize', 'Style', 'kit_available',
-           'hydrogen_kit', 'Chord', 'Effects', 'VoiceSound', 'Plan', 'progression_chords', 'draw_effects', 'playable',
-           'draw_drum_sounds', 'choose_kit', 'BeatSpec', 'parse_key', 'vary_groove', 'jazz_swing', 'draw_plan',
-           'step_grid', 'Feel', 'draw_feel', 'drift_curve', 'Timing', 'DrumHit', 'Note', 'drum_bar', 'section_groove',
-           'drum_events', 'bass_pitch', 'voicing', 'harmony_events', 'synth_kit', 'soundfont_has', 'render_drums',
-           'synth_tone', 'render_notes', 'master', 'Beat', 'generate_beat', 'dataset_items', 'sound_sources',
-           'cache_dir', 'build_dataset', 'parallel_map', 'first_compile_turn', 'warm_analysis']
+__all__ = ['GM_DRUM_KEYS', 'HIT_VELOCITY', 'STYLES', 'SOUNDFONT_PATHS', 'SOUNDFONTS', 'HYDROGEN_DIR', 'KIT_FAMILIES', 'ALL_KITS',
+           'HELD_OUT_KITS', 'TRAIN_KITS', 'HYDROGEN_VOICES', 'CHORD_TONES', 'DEGREES', 'PROGRESSIONS',
+           'DRUM_INSTRUMENTS', 'TIME_KEEPERS', 'PRE_ROLL', 'PROGRAMMED_STYLES', 'LAID_BACK_STYLES', 'DRIFT_BARS',
+           'SECTION_BARS', 'SECTION_SWAPS', 'BASS_FLOOR', 'LONGEST_NOTE', 'SYNTH_LEVEL', 'ONE_SHOT_SECONDS', 'TIMBRES',
+           'PARTS', 'GENERATOR_VERSION', 'SPLITS', 'Featurize', 'Style', 'kit_available', 'hydrogen_kit', 'Chord',
+           'Effects', 'VoiceSound', 'Plan', 'progression_chords', 'draw_effects', 'playable', 'draw_drum_sounds',
+           'choose_kit', 'BeatSpec', 'vary_groove', 'jazz_swing', 'draw_plan', 'step_grid', 'Feel', 'draw_feel',
+           'drift_curve', 'Timing', 'DrumHit', 'Note', 'drum_bar', 'section_groove', 'drum_events', 'bass_pitch',
+           'voicing', 'harmony_events', 'synth_kit', 'soundfont_has', 'render_drums', 'synth_tone', 'render_notes',
+           'master', 'Beat', 'generate_beat', 'dataset_items', 'sound_sources', 'build_dataset']
 
 # %% ../nbs/02_beats.ipynb #66a23bd1
-STYLE_NAMES: dict[str, str] = {
-    "afro": "Afro", "amapiano": "Amapiano", "trap": "Trap", "drill": "Drill", "boom-bap": "Boom Bap",
-    "lofi": "Lo-fi", "rnb": "R&B", "reggaeton": "Reggaeton", "reggae": "Reggae/Dancehall", "house": "House",
-    "rock": "Rock", "funk": "Funk", "jazz": "Jazz", "latin": "Latin"}
-STYLE_IDS: tuple[str, ...] = tuple(STYLE_NAMES)
+from .core import STYLE_IDS, STYLE_NAMES  # every stage names styles: the taxonomy lives in the core
 
 # %% ../nbs/02_beats.ipynb #84cd70e7
 GM_DRUM_KEYS = {"kick": 36, "snare": 38, "clap": 39, "rim": 37, "hat": 42, "hat_open": 46, "shaker": 70,
@@ -515,17 +510,6 @@ class BeatSpec:
     kit: str | None = None
 
 
-_NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
-def parse_key(key: str) -> tuple[int, str]:
-    "'A minor' / 'F# major' / 'Bbm' -> (pitch class, mode)."
-    match = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*", key)
-    if not match:
-        raise ValueError(f"not a key: {key!r}; write it like 'A minor' or 'F# major'")
-    tonic = (_NATURALS[match[1].upper()] + {"#": 1, "b": -1, "": 0}[match[2]]) % 12
-    return tonic, "minor" if match[3] in ("minor", "min", "m") else "major"
-
 # %% ../nbs/02_beats.ipynb #74adb19d
 TIME_KEEPERS = ("hat", "shaker", "ride")
 
@@ -582,7 +566,9 @@ def draw_plan(spec: BeatSpec, style: Style, rng: np.random.Generator, kits: Sequ
     progression = int(rng.integers(len(PROGRESSIONS["major"])))  # an index: the mode may be overridden
     phase = float(rng.uniform(0, style.beats_per_bar))
     kit = choose_kit(style, kits, rng, sr)
-    harmony_fluid = rng.random() < 0.7 and _soundfont(sr) is not None
+    # the General MIDI instruments play the harmony only when the caller allows SoundFont kits: a synth-only pool
+    # (the default catalogue's) sounds the same on every machine, whatever is installed
+    harmony_fluid = rng.random() < 0.7 and _soundfont(sr) is not None and any(k.startswith("fluid") for k in kits)
     gm_chords = int(rng.choice(style.gm_chords))
     gm_bass = int(rng.choice(style.gm_bass)) if style.gm_bass else -1
     timbre = str(rng.choice(["keys", "organ", "pad"] if "=" in chords else ["keys", "organ"]))
@@ -1260,11 +1246,6 @@ def _render_and_featurize(job: tuple[BeatSpec, int, tuple[str, ...], tuple[str, 
     return [dict(featurize(beat.stems[part]), part=part, **beat.metadata()) for part in parts]
 
 
-def cache_dir() -> Path:
-    "Where generated data and the default catalogue live (override with BEAT_SELECTION_CACHE)."
-    return Path(os.environ.get("BEAT_SELECTION_CACHE", Path.home() / ".cache" / "beat_selection"))
-
-
 def build_dataset(featurize: Featurize, split: str = "train", per_style: int = 40, seconds: float = 20.0,
                   parts: Sequence[str] = PARTS, workers: int = 2, cache: Path | None = None,
                   progress: bool = True, start: int = 0, chunk: int = 80) -> dict[str, np.ndarray]:
@@ -1290,62 +1271,6 @@ def build_dataset(featurize: Featurize, split: str = "train", per_style: int = 4
     return data
 
 
-def parallel_map(function: Callable, jobs: Sequence, workers: int = 2, progress: bool = True,
-                 desc: str = "", initializer: Callable[[], None] | None = None, chunksize: int = 2) -> Iterator:
-    "`map` in order, in `workers` spawned processes when more than one (each first runs `initializer`), with a progress bar."
-    from concurrent.futures import ProcessPoolExecutor
-    import multiprocessing
-    from tqdm.auto import tqdm
-
-    with contextlib.ExitStack() as stack:
-        bar = stack.enter_context(tqdm(total=len(jobs), desc=desc, disable=not progress))
-        if workers > 1 and len(jobs) > 1:
-            # a pool whose worker dies raises BrokenProcessPool here instead of waiting forever
-            pool = stack.enter_context(ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn"),
-                                                           initializer=initializer))
-            results = pool.map(function, jobs, chunksize=chunksize)
-        else:
-            results = map(function, jobs)
-        for result in results:
-            yield result
-            bar.update()
-
-
 def _run_jobs(jobs: list, workers: int, progress: bool, desc: str) -> list[dict]:
-    return [row for rows in parallel_map(_render_and_featurize, jobs, workers, progress, desc, warm_analysis)
+    return [row for rows in parallel_map(_render_and_featurize, jobs, workers, progress, desc)
             for row in rows]
-
-# %% ../nbs/02_beats.ipynb #bf897ba5
-def _warm_marker() -> Path:
-    "A file that says numba's cache holds the analysis for this numba and librosa; it lives in that cache."
-    import librosa, numba
-    # Inside the cache folder (NUMBA_CACHE_DIR, else the __pycache__ beside librosa that numba writes to), an
-    # emptied cache takes its marker with it, and only those who may write the cache can leave one.
-    folder = Path(os.environ.get("NUMBA_CACHE_DIR") or Path(librosa.__file__).parent / "__pycache__")
-    if not os.access(folder, os.W_OK):
-        folder = Path(tempfile.gettempdir())
-    return folder / f"beat_selection-warm-{os.getuid()}-numba{numba.__version__}-librosa{librosa.__version__}.ready"
-
-
-@contextlib.contextmanager
-def first_compile_turn(marker: Path) -> Iterator[None]:
-    "Hold this machine's turn to compile while the block runs, unless `marker` says the cache is warm already."
-    try:
-        import fcntl
-        lock = None if marker.exists() else open(marker.with_suffix(".lock"), "a")
-    except (ImportError, OSError):  # no file locks here, or no folder to keep one in: nobody can take turns
-        lock = None
-    if lock is None:
-        yield
-        return
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if the block raises
-        yield
-        marker.touch()
-
-
-def warm_analysis() -> None:
-    "Compile the analysis's numba functions in this process, or load them from the disk cache, one process at a time."
-    from beat_selection.features import analyze
-    with first_compile_turn(_warm_marker()):
-        analyze(np.random.default_rng(0).standard_normal(DEFAULT_SR * 3).astype(np.float32) * 0.1)

@@ -25,13 +25,13 @@ import numpy as np
 import soundfile
 
 from .audio import DEFAULT_SR, Audio, AudioError, AudioSource, load_audio
-from .beats import ALL_KITS, STYLES, BeatSpec, generate_beat
+from .beats import STYLES, BeatSpec, generate_beat
 from .core import STYLE_IDS, STYLE_NAMES, cache_dir, exclusive_lock, parallel_map, parse_key
 from .features import Analysis, camelot, key_name
 
 # %% auto #0
 __all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'MIGRATIONS', 'AUDIO_TABLE', 'COLUMNS', 'BUSY_TIMEOUT',
-           'AUDIO_FORMATS', 'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord',
+           'AUDIO_FORMATS', 'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'DEFAULT_KITS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord',
            'StylePredictionLike', 'default_describe', 'new_record', 'schema_for', 'record_to_row', 'row_to_record',
            'key_filter', 'where_clause', 'connect', 'database_url', 'PostgresConnection', 'without_password',
            'ReadOnlyCatalogueError', 'writable', 'cannot_open_wal_index', 'connect_read_only', 'AudioFormat',
@@ -566,6 +566,7 @@ def _source_name(source: AudioSource) -> str | None:
 # %% ../nbs/03a_catalogue.ipynb #e623f390
 DEFAULT_SEED_BASE = 5_000_000
 DEFAULT_BARS = 8
+DEFAULT_KITS: tuple[str, ...] = ("synth",)  # always installed: the default beats are the same on every machine
 ALL_KEYS: tuple[str, ...] = tuple(key_name(tonic, minor) for tonic in range(12) for minor in (False, True))
 KEY_STRIDE = 7  # prime to 24: each style starts on a different key
 
@@ -598,7 +599,7 @@ def render_planned(job: tuple[PlannedBeat, Describe, str]) -> tuple[BeatRecord, 
     "Generate, describe and encode (in the named `AUDIO_FORMATS` entry) one planned beat; runs in a worker."
     planned, describe, format = job
     beat = generate_beat(BeatSpec(planned.style, bpm=planned.bpm, key=planned.key, bars=DEFAULT_BARS), planned.seed,
-                         kits=ALL_KITS)
+                         kits=DEFAULT_KITS)
     analysis, prediction = describe(beat.audio)
     record = new_record(planned.id, beat.name, analysis, prediction, "generated", style=beat.style, bpm=beat.bpm,
                         tonic=beat.tonic, mode=beat.mode, duration=len(beat.audio) / beat.sr, seed=beat.seed,

@@ -16,7 +16,7 @@ from typing import Union
 import numpy as np
 
 from .audio import Audio, AudioSource
-from .beats import STYLE_IDS, STYLE_NAMES
+from .core import STYLE_IDS, STYLE_NAMES
 from .features import (FPS, MODELS_DIR, Analysis, Spectra, _as_audio, analyze_with_spectra,
                                      compute_spectra, feature_vector)
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Union
 import numpy as np
 
 from .audio import Audio, AudioSource
-from .beats import STYLE_IDS, STYLE_NAMES, parse_key
+from .core import STYLE_IDS, STYLE_NAMES, parse_key
 from .catalogue import BeatRecord, Catalogue
 from .features import PITCH_CLASSES, Analysis, camelot, key_name
 from .model import StylePrediction, describe

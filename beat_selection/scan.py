@@ -243,12 +243,12 @@ class LocalPool:
     "Files described in `workers` local processes (spawned, each warmed once), at most two jobs queued per worker."
 
     def __init__(self, workers: int = 1, describe: Callable | None = None):
-        import multiprocessing
-        from beat_selection.beats import warm_analysis
+        import functools, multiprocessing, os
+        from beat_selection.core import die_with_parent
         self.workers, self.describe = max(1, workers), describe
         self.capacity = 2 * self.workers
         self._start = lambda: ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
-                                                  initializer=warm_analysis)
+                                                  initializer=functools.partial(die_with_parent, os.getpid()))
         self.pool = self._start()
         self.pending: dict[Future, tuple[str, str]] = {}
 

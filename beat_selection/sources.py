@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .beats import (DEFAULT_SR, HELD_OUT_KITS, KIT_FAMILIES, SOUNDFONT_PATHS, STYLES, TRAIN_KITS,
-                                  DrumHit, _voice_of, cache_dir, choose_kit, draw_drum_sounds, draw_feel,
-                                  drift_curve, kit_available, render_drums)
+from .beats import DEFAULT_SR, HELD_OUT_KITS, KIT_FAMILIES, SOUNDFONT_PATHS, STYLES, TRAIN_KITS, DrumHit, _voice_of, choose_kit, draw_drum_sounds, draw_feel, drift_curve, kit_available, render_drums
+from .core import cache_dir
 
 # %% auto #0
 __all__ = ['MMA_LIB', 'MMA_FOLDERS', 'SOURCE_SPLITS', 'SOURCES_VERSION', 'FILE_STYLES', 'TEMPO_FACTOR', 'TEMPO_FIXED',

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .beats import PARTS, SPLITS, STYLE_IDS, build_dataset, parallel_map
+from .beats import PARTS, SPLITS, build_dataset
+from .core import STYLE_IDS, parallel_map
 from .model import (PATCH_BANDS, PATCH_STEPS, STYLE_CARD_PATH, STYLE_MODEL_PATH, StyleModel, model_version,
                                   style_inputs)
 
@@ -163,7 +164,7 @@ def train_style_net(data: dict[str, np.ndarray], epochs: int = 40, seed: int = 0
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-3)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=epochs * (len(train[2]) // batch + 1))
     history, best = [], (-1.0, None)
-    from tqdm.auto import trange
+    from tqdm import trange  # plain text: tqdm.auto wants ipywidgets in a notebook
     for epoch in trange(epochs, desc="epochs", disable=not progress):
         net.train()
         order, losses = torch.randperm(len(train[2]), generator=generator), []

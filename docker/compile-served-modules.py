@@ -30,7 +30,7 @@ for name in ("uvicorn.main", "uvicorn.server", "uvicorn.config", "uvicorn.loggin
              "uvicorn.lifespan.on", "uvicorn.middleware.proxy_headers", "python_multipart"):
     importlib.import_module(name)
 
-warm_up()  # an analysis worker's start: librosa, numba, ONNX Runtime
+warm_up()  # an analysis worker's start: the analysis, ONNX Runtime and the model
 wav = io.BytesIO()
 soundfile.write(wav, 0.1 * np.sin(np.arange(3 * 44_100) / 7), 44_100, format="WAV")  # 3 s, resampled
 load_audio(wav.getvalue())  # decoding, resampling, loudness
