@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import signal
-import sys
 import tempfile
 import threading
 import time

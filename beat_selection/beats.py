@@ -7,12 +7,9 @@ Docs: https://beat-selection.github.io/beat_selection/beats.html.md"""
 # %% ../nbs/02_beats.ipynb #7876aff8
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import re
-import tempfile
 import threading
 import zlib
 import xml.etree.ElementTree as ET
@@ -27,6 +24,7 @@ import soxr
 from scipy import signal
 
 from .audio import DEFAULT_SR
+from .core import cache_dir, parallel_map, parse_key
 from .features import PITCH_CLASSES, key_name
 
 # %% auto #0

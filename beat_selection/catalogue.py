@@ -14,7 +14,6 @@ import json
 import os
 import re
 import sqlite3
-import sys
 import threading
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -31,12 +30,12 @@ from .features import Analysis, camelot, key_name
 
 # %% auto #0
 __all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'MIGRATIONS', 'AUDIO_TABLE', 'COLUMNS', 'BUSY_TIMEOUT',
-           'AUDIO_FORMATS', 'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'DEFAULT_KITS', 'ALL_KEYS', 'KEY_STRIDE', 'BeatRecord',
-           'StylePredictionLike', 'default_describe', 'new_record', 'schema_for', 'record_to_row', 'row_to_record',
-           'key_filter', 'where_clause', 'connect', 'database_url', 'PostgresConnection', 'without_password',
-           'ReadOnlyCatalogueError', 'writable', 'cannot_open_wal_index', 'connect_read_only', 'AudioFormat',
-           'audio_format', 'encode_audio', 'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan',
-           'render_planned', 'build_default', 'catalogue_dir', 'default_catalogue']
+           'AUDIO_FORMATS', 'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'DEFAULT_KITS', 'CATALOGUE_VERSION', 'ALL_KEYS',
+           'KEY_STRIDE', 'BeatRecord', 'StylePredictionLike', 'default_describe', 'new_record', 'schema_for',
+           'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect', 'database_url',
+           'PostgresConnection', 'without_password', 'ReadOnlyCatalogueError', 'writable', 'cannot_open_wal_index',
+           'connect_read_only', 'AudioFormat', 'audio_format', 'encode_audio', 'write_atomically', 'Catalogue',
+           'PlannedBeat', 'default_plan', 'render_planned', 'build_default', 'catalogue_dir', 'default_catalogue']
 
 # %% ../nbs/03a_catalogue.ipynb #60aa46e3
 @dataclass(frozen=True)
@@ -567,6 +566,7 @@ def _source_name(source: AudioSource) -> str | None:
 DEFAULT_SEED_BASE = 5_000_000
 DEFAULT_BARS = 8
 DEFAULT_KITS: tuple[str, ...] = ("synth",)  # always installed: the default beats are the same on every machine
+CATALOGUE_VERSION = 2  # bumped on purpose when the default plan or how its beats are made changes (2: synthesized kit only)
 ALL_KEYS: tuple[str, ...] = tuple(key_name(tonic, minor) for tonic in range(12) for minor in (False, True))
 KEY_STRIDE = 7  # prime to 24: each style starts on a different key
 
@@ -621,7 +621,7 @@ def catalogue_dir() -> Path:
     "Where the default catalogue lives: `$BEAT_SELECTION_CATALOGUE`, else a folder of `cache_dir()` named by versions."
     from beat_selection.beats import GENERATOR_VERSION
     from beat_selection.model import analysis_version, model_version
-    versioned = cache_dir() / f"catalogue-g{GENERATOR_VERSION}-a{analysis_version()}-m{model_version()}"
+    versioned = cache_dir() / f"catalogue-v{CATALOGUE_VERSION}-g{GENERATOR_VERSION}-a{analysis_version()}-m{model_version()}"
     return Path(os.environ.get("BEAT_SELECTION_CATALOGUE") or versioned)
 
 

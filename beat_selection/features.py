@@ -32,18 +32,18 @@ __all__ = ['HOP', 'N_FFT', 'FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'LE
            'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY', 'BASS_OVERTONE_DECAY',
            'BASS_WEIGHT', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'CHORD_FRAMES', 'CHORD_BASS_WEIGHT', 'CHORD_WEIGHT',
            'OUT_OF_KEY', 'CHORD_FUNCTIONS', 'CHORD_TEMPLATES', 'ROOT_TEMPLATES', 'KEY_CHORDS', 'KEY_TEMPERATURE',
-           'FEATURE_NAMES', 'Spectra', 'hann_window', 'stft_magnitude', 'hz_to_mel', 'mel_to_hz', 'mel_frequencies',
-           'mel_filterbank', 'compute_spectra', 'band_novelty', 'autocorrelation', 'beat_periods', 'tempo_salience',
-           'salience_peaks', 'onset_count', 'onset_rates', 'level_features', 'LevelModel', 'tempo_level_model',
-           'fit_level_model', 'TempoCandidate', 'relation_to', 'estimate_tempo', 'beat_local_score',
-           'beat_cumulative_score', 'last_beat', 'track_beats', 'refine_tempo', 'beat_strengths', 'beat_vectors',
-           'lag_similarity', 'meter_features', 'estimate_meter', 'downbeat_phase', 'step_frames', 'rhythm_grid',
-           'beat_profile', 'Swing', 'swing_templates', 'estimate_swing', 'swing_long_short', 'metrical_levels',
-           'syncopation', 'estimate_tuning', 'fold_to_chroma', 'spectral_peaks', 'pitch_chroma', 'with_overtones',
-           'key_templates', 'profile_scores', 'key_name', 'camelot', 'chord_templates', 'chord_shares',
-           'chord_functions', 'key_scores', 'KeyEstimate', 'estimate_key', 'block_loudness', 'loudness_lufs',
-           'loudness_range', 'spectral_flatness', 'spectral_summary', 'energy_score', 'danceability_score', 'Analysis',
-           'Rhythm', 'rhythm_at', 'analyze_with_spectra', 'analyze', 'feature_vector']
+           'ANALYSIS_VERSION', 'FEATURE_NAMES', 'Spectra', 'hann_window', 'stft_magnitude', 'hz_to_mel', 'mel_to_hz',
+           'mel_frequencies', 'mel_filterbank', 'compute_spectra', 'band_novelty', 'autocorrelation', 'beat_periods',
+           'tempo_salience', 'salience_peaks', 'onset_count', 'onset_rates', 'level_features', 'LevelModel',
+           'tempo_level_model', 'fit_level_model', 'TempoCandidate', 'relation_to', 'estimate_tempo',
+           'beat_local_score', 'beat_cumulative_score', 'last_beat', 'track_beats', 'refine_tempo', 'beat_strengths',
+           'beat_vectors', 'lag_similarity', 'meter_features', 'estimate_meter', 'downbeat_phase', 'step_frames',
+           'rhythm_grid', 'beat_profile', 'Swing', 'swing_templates', 'estimate_swing', 'swing_long_short',
+           'metrical_levels', 'syncopation', 'estimate_tuning', 'fold_to_chroma', 'spectral_peaks', 'pitch_chroma',
+           'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'chord_templates',
+           'chord_shares', 'chord_functions', 'key_scores', 'KeyEstimate', 'estimate_key', 'block_loudness',
+           'loudness_lufs', 'loudness_range', 'spectral_flatness', 'spectral_summary', 'energy_score',
+           'danceability_score', 'Analysis', 'Rhythm', 'rhythm_at', 'analyze_with_spectra', 'analyze', 'feature_vector']
 
 # %% ../nbs/01_features.ipynb #31539a99
 HOP = 512
@@ -707,6 +707,11 @@ def danceability_score(salience: np.ndarray, beats: np.ndarray, bpm: float, per_
     return float(0.35 * clarity + 0.25 * steadiness + 0.2 * comfort + 0.2 * low_on_beat)
 
 # %% ../nbs/01_features.ipynb #97d44079
+# Bumped on purpose whenever a change alters what `analyze` returns (this module or the tempo-level model's
+# weights): it keys the default catalogue and the cached training data, so they are rebuilt, never mixed.
+ANALYSIS_VERSION = 2
+
+
 @dataclass
 class Analysis:
     "Everything `analyze` measures about one piece of audio."

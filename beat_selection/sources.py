@@ -298,7 +298,7 @@ def select_grooves(cap: int = 12, seconds: float = 20.0, folders: Sequence[str] 
             index.unlink()
     if not mma_available():
         raise RuntimeError("MMA grooves need Debian's `mma` package: apt-get install mma")
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bars: tqdm.auto wants ipywidgets in a notebook, and warns without them
 
     by_file: dict[str, list[Groove]] = defaultdict(list)
     for groove in candidate_grooves(folders):
@@ -514,7 +514,7 @@ def mma_dataset(featurize: Featurize, split: str = "train", cap: int = 40, secon
                                            renders if training else 0, list(parts), list(TRAIN_KITS), list(HELD_OUT_KITS)]
 
     def build() -> list[dict]:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # plain text bars: tqdm.auto wants ipywidgets in a notebook
         jobs = []
         for groove in select_grooves(cap, seconds, folders, progress):
             if training:

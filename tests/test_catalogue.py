@@ -338,9 +338,10 @@ def test_default_catalogue_location(tmp_path, monkeypatch):
     monkeypatch.delenv("BEAT_SELECTION_CATALOGUE")
     monkeypatch.setenv("BEAT_SELECTION_CACHE", str(tmp_path / "cache"))
     from beat_selection.beats import GENERATOR_VERSION
+    from beat_selection.catalogue import CATALOGUE_VERSION
     from beat_selection.model import analysis_version, model_version
-    # a new generator, analysis or model must never reuse a default catalogue built by the old one
-    expected = f"catalogue-g{GENERATOR_VERSION}-a{analysis_version()}-m{model_version()}"
+    # a new default plan, generator, analysis or model must never reuse a default catalogue built by the old one
+    expected = f"catalogue-v{CATALOGUE_VERSION}-g{GENERATOR_VERSION}-a{analysis_version()}-m{model_version()}"
     assert catalogue_dir() == tmp_path / "cache" / expected
 
 
