@@ -71,7 +71,7 @@ check-sync: setup
 lint: setup
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci-cd.yml
 	$(BIN)/hadolint docker/Dockerfile
-	$(BIN)/shellcheck .ci/run docker/*.sh
+	$(BIN)/shellcheck .ci/run .ci/without-optional-packages docker/*.sh
 	$(BIN)/lint-imports
 
 nbtest: setup
