@@ -168,6 +168,7 @@ def flood(url: str, pid: int, body: bytes, uploads: int) -> dict:
 
 
 def librosa_cpu_ms(clip: bytes, repeats: int = 3) -> float:
+    "The plain-librosa baseline on the same clip, in this process: `beat_track` + `chroma_cqt`, CPU ms."
     import librosa
     y, sr = sf.read(io.BytesIO(clip), dtype="float32")
     y = librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=22_050)

@@ -48,6 +48,8 @@ import httpx
 import numpy as np
 import soundfile as sf
 
+from api import librosa_cpu_ms  # bench/api.py: the same plain-librosa baseline, on the same clip
+
 SR = 44_100
 
 
@@ -370,20 +372,6 @@ def abuse_latency(url: str, clip: bytes, big: bytes, duration: float, slow: int,
     ms = np.array(seconds) * 1000
     return dict(n=len(ms), p50=np.percentile(ms, 50), p95=np.percentile(ms, 95), max=ms.max(), statuses=dict(statuses),
                 big=dict(big_answers), slow_cut=Counter(cut))
-
-
-def librosa_cpu_ms(clip: bytes, repeats: int = 3) -> float:
-    "The plain-librosa baseline on the same clip, in this process: `beat_track` + `chroma_cqt`, CPU ms."
-    import librosa
-    y, sr = sf.read(io.BytesIO(clip), dtype="float32")
-    y = librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=22_050)
-    times = []
-    for _ in range(repeats):
-        t = time.process_time()
-        librosa.beat.beat_track(y=y, sr=22_050)
-        librosa.feature.chroma_cqt(y=y, sr=22_050)
-        times.append(time.process_time() - t)
-    return 1000 * float(np.median(times))
 
 
 def main() -> None:
