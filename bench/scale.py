@@ -231,7 +231,8 @@ def scan_throughput(count: int, seconds: float, with_ray: bool) -> list[dict]:
             if options.get("ray_address") == "local":
                 import ray
                 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance: no token written to ~/.ray
-                ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+                ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                         _node_ip_address="127.0.0.1")  # loopback only
                 options = {"ray_address": "auto"}
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             report = scan(library, out, progress=False, **options)
