@@ -35,7 +35,7 @@ def make_library(folder: Path, distinct: int) -> set[str]:
     samples, sr = sf.read(SAMPLE, dtype="float32")
     (folder / "sub").mkdir(parents=True)
     for i in range(distinct):
-        sf.write(folder / f"take{i:02d}.wav", samples[: 3 * sr] * (0.3 + 0.05 * i), sr)
+        sf.write(folder / f"take{i:02d}.wav", samples[: 3 * sr] * (0.3 + 0.6 * i / distinct), sr)
     shutil.copy(folder / "take00.wav", folder / "sub" / "copy.wav")
     (folder / "sub" / "broken.wav").write_bytes(b"RIFF but nothing else")
     return {str(p) for p in folder.rglob("*.wav")}
@@ -58,7 +58,8 @@ def env():
 
 def test_scan_killed_then_restarted_has_every_file_exactly_once(tmp_path, env):
     need("pyarrow", "the scan writes Parquet")
-    paths = make_library(tmp_path / "music", distinct=8)
+    # enough files that the kill comes mid-run even on a quiet machine (a 3 s take is analysed in about 50 ms)
+    paths = make_library(tmp_path / "music", distinct=40)
     out = tmp_path / "library"
     command = beat_select() + ["scan", str(tmp_path / "music"), "--out", str(out), "--workers", "1",
                                "--rows-per-part", "1"]
