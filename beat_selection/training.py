@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -334,9 +335,11 @@ def export_onnx(net: nn.Module, path: Path | str) -> Path:
     path = Path(path)
     net.eval()
     example = (torch.zeros(1, net.n_features), torch.zeros(1, PATCH_BANDS, PATCH_STEPS))
-    torch.onnx.export(net, example, str(path), input_names=["features", "patch"],
-                      output_names=["probabilities", "embedding"], opset_version=17, dynamo=False,
-                      dynamic_axes={name: {0: "batch"} for name in ("features", "patch", "probabilities", "embedding")})
+    with warnings.catch_warnings():  # the TorchScript exporter is chosen on purpose (dynamo=False): its notice is noise
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(net, example, str(path), input_names=["features", "patch"],
+                          output_names=["probabilities", "embedding"], opset_version=17, dynamo=False,
+                          dynamic_axes={name: {0: "batch"} for name in ("features", "patch", "probabilities", "embedding")})
     model = onnx.load(str(path))
     entry = model.metadata_props.add()
     entry.key, entry.value = "styles", json.dumps(list(STYLE_IDS))
