@@ -15,6 +15,7 @@ from typing import Sequence
 
 from pathlib import Path
 
+from .api.schemas import AnalysisWithStyles, BeatPage, RecommendationOut, beat_out
 from .audio import AudioError
 from .core import STYLE_IDS
 from .core import use_private_numba_cache
@@ -145,7 +146,7 @@ def add_serve_parser(commands) -> None:
 def _analyze(args: argparse.Namespace) -> int:
     result, style = describe(args.file)
     if args.json:
-        print(json.dumps(dict(result.to_dict(), styles=style.ranked()), indent=2))
+        print(AnalysisWithStyles.model_validate({**result.to_dict(), "styles": style.ranked()}).model_dump_json(indent=2))
     else:
         print(format_analysis(result) + "\n" + format_style(style))
     return 0
@@ -178,7 +179,8 @@ def _recommend(args: argparse.Namespace) -> int:
         raise ValueError("--top must be at least 1")
     catalogue = open_catalogue(args.catalogue)
     answer = recommend(args.file, catalogue, top_k=args.top, style=args.style)
-    print(json.dumps(answer.to_dict(), indent=2) if args.json else format_recommendation(answer))
+    print(RecommendationOut.model_validate(answer.to_dict()).model_dump_json(indent=2) if args.json
+          else format_recommendation(answer))
     return 0
 
 def _catalogue(args: argparse.Namespace) -> int:
@@ -195,7 +197,8 @@ def _catalogue(args: argparse.Namespace) -> int:
     filters = dict(style=args.style, bpm_min=args.bpm_min, bpm_max=args.bpm_max, key=args.key)
     beats, total = catalogue.list(**filters, limit=args.limit, offset=args.offset), catalogue.count(**filters)
     if args.json:
-        print(json.dumps({"items": [b.to_dict() for b in beats], "total": total}, indent=2))
+        page = BeatPage(items=[beat_out(b) for b in beats], total=total, limit=args.limit, offset=args.offset)  # as GET /beats
+        print(page.model_dump_json(indent=2))
     else:
         print(format_beats(beats, total))
     return 0
@@ -203,11 +206,11 @@ def _catalogue(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
-        import beat_selection.api  # noqa: F401  (fails early when the `serve` extra is missing)
+        import beat_selection.api.application  # noqa: F401  (fails early when the `serve` extra is missing)
     except ImportError as e:
         print(f"beat-select serve: {e}; install it with: pip install 'beat-selection[serve]'", file=sys.stderr)
         return EXIT_MISSING_EXTRA
-    from beat_selection.api import Settings, create_app
+    from beat_selection.api.application import Settings, create_app
     options = {"workers": args.workers, "catalogue": args.catalogue}
     app = create_app(Settings(**{k: v for k, v in options.items() if v is not None}))  # the environment, then the options
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, limit_concurrency=1000, timeout_keep_alive=5,

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -25,9 +26,9 @@ import platformdirs
 T = TypeVar("T")
 
 # %% auto #0
-__all__ = ['T', 'APP_NAME', 'STYLE_NAMES', 'STYLE_IDS', 'PR_SET_PDEATHSIG', 'cache_dir', 'use_private_numba_cache',
-           'atomic_output', 'atomic_write_bytes', 'exclusive_lock', 'load_or_build', 'parse_key', 'die_with_parent',
-           'parallel_map']
+__all__ = ['T', 'APP_NAME', 'STYLE_NAMES', 'STYLE_IDS', 'PITCH_CLASSES', 'PR_SET_PDEATHSIG', 'cache_dir',
+           'use_private_numba_cache', 'atomic_output', 'atomic_write_bytes', 'exclusive_lock', 'load_or_build', 'Key',
+           'parse_key', 'die_with_parent', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #c83ff739
 APP_NAME = "beat_selection"
@@ -137,15 +138,62 @@ STYLE_IDS: tuple[str, ...] = tuple(STYLE_NAMES)
 
 # %% ../nbs/00_core.ipynb #46f906b2
 _NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+PITCH_CLASSES: tuple[str, ...] = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_KEY_NAME = re.compile(r"\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*")
+_CAMELOT = re.compile(r"\s*(1[0-2]|[1-9])\s*([ABab])\s*")
+
+
+@dataclass(frozen=True)
+class Key:
+    "A key: the pitch class of its tonic (0 = C .. 11 = B) and whether it is minor."
+    tonic: int
+    minor: bool
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.tonic, int) and 0 <= self.tonic < 12):
+            raise ValueError(f"a tonic is a pitch class from 0 (C) to 11 (B), not {self.tonic!r}")
+
+    @property
+    def name(self) -> str:
+        "'A minor', 'F# major'."
+        return f"{PITCH_CLASSES[self.tonic]} {'minor' if self.minor else 'major'}"
+
+    @property
+    def camelot(self) -> str:
+        "Camelot wheel code: 8A = A minor, 8B = C major; ±1 is a fifth, A↔B the relative key."
+        # a fifth up is one step clockwise (7 semitones × 7 ≡ 1 mod 12); C major and A minor sit at 8
+        number = ((7 * (self.tonic - (9 if self.minor else 0))) % 12 + 7) % 12 + 1
+        return f"{number}{'A' if self.minor else 'B'}"
+
+    @property
+    def mode(self) -> int:
+        "Spotify's encoding of the mode: 1 major, 0 minor."
+        return 0 if self.minor else 1
+
+    @classmethod
+    def of_spotify(cls, key: int, mode: int) -> Key:
+        "The key of Spotify's `key` (pitch class) and `mode` (1 major, 0 minor) integers."
+        return cls(key, mode == 0)
+
+    @classmethod
+    def parse(cls, text: str) -> Key:
+        "'A minor', 'F# major', 'Bbm', 'f#' (major) or a Camelot code such as '8A'."
+        if match := _KEY_NAME.fullmatch(text):
+            tonic = (_NATURALS[match[1].upper()] + {"#": 1, "b": -1, "": 0}[match[2]]) % 12
+            return cls(tonic, match[3] in ("minor", "min", "m"))
+        if match := _CAMELOT.fullmatch(text):  # the inverse of `camelot`: 7 is its own inverse mod 12
+            minor = match[2].upper() == "A"
+            return cls((7 * (int(match[1]) - 8) + (9 if minor else 0)) % 12, minor)
+        raise ValueError("not a key; write it like 'A minor' or 'F# major'")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 def parse_key(key: str) -> tuple[int, str]:
-    "'A minor' / 'F# major' / 'Bbm' -> (pitch class, mode)."
-    match = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*", key)
-    if not match:
-        raise ValueError("not a key; write it like 'A minor' or 'F# major'")
-    tonic = (_NATURALS[match[1].upper()] + {"#": 1, "b": -1, "": 0}[match[2]]) % 12
-    return tonic, "minor" if match[3] in ("minor", "min", "m") else "major"
+    "'A minor' / 'F# major' / 'Bbm' -> (pitch class, mode word)."
+    parsed = Key.parse(key)
+    return parsed.tonic, "minor" if parsed.minor else "major"
 
 # %% ../nbs/00_core.ipynb #87273434
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -576,13 +576,15 @@ def profile_scores(treble: np.ndarray, bass: np.ndarray) -> np.ndarray:
     return (TREBLE_TEMPLATES @ _standardised(treble.mean(axis=1))
             + BASS_WEIGHT * BASS_TEMPLATES @ _standardised(bass.mean(axis=1)))
 
+from .core import Key  # the one definition of a key's name and Camelot code
+
 def key_name(tonic: int, minor: bool) -> str:
-    return f"{PITCH_CLASSES[tonic]} {'minor' if minor else 'major'}"
+    "'A minor': `Key(tonic, minor).name`."
+    return Key(tonic, minor).name
 
 def camelot(tonic: int, minor: bool) -> str:
-    "Camelot wheel code: 8A = A minor, 8B = C major; ±1 is a fifth, A↔B the relative key."
-    number = (7 * (tonic - (9 if minor else 0))) % 12 + 7
-    return f"{number % 12 + 1}{'A' if minor else 'B'}"
+    "Camelot wheel code, 8A = A minor: `Key(tonic, minor).camelot`."
+    return Key(tonic, minor).camelot
 
 # %% ../nbs/01_features.ipynb #ea25a78f
 CHORD_FRAMES = 2          # one chord is named every 2 chroma frames (0.19 s)
@@ -638,6 +640,10 @@ class KeyEstimate:
     minor: bool
     confidence: float
     runner_up: str
+
+    @property
+    def key(self) -> Key:
+        return Key(self.tonic, self.minor)
 
 def estimate_key(treble: np.ndarray, bass: np.ndarray) -> KeyEstimate:
     "The most likely key of a chroma pair, with a softmax confidence and the runner-up key."
@@ -743,8 +749,13 @@ class Analysis:
     swing_confidence: float = 0.0   # 0..1
     downbeat: float = 0.0           # seconds from the start to the first bar line (the first tracked downbeat)
 
+    @property
+    def musical_key(self) -> Key:
+        "The key as one value (`key` and `mode` are Spotify's integers, kept flat in the JSON)."
+        return Key.of_spotify(self.key, self.mode)
+
     def to_dict(self) -> dict:
-        "Plain JSON types only."
+        "Plain JSON types only (the API's `AnalysisOut` is this JSON's schema)."
         return asdict(self)
 
 # %% ../nbs/01_features.ipynb #9bed28b4

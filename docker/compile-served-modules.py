@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-import beat_selection.api  # noqa: F401  the app: FastAPI, pydantic, the catalogue, the recommender
+import beat_selection.api.application  # noqa: F401  the app: FastAPI, pydantic, the catalogue, the recommender
 import beat_selection.cli  # noqa: F401  `beat-select` inside the container
-from beat_selection.api import warm_up
+from beat_selection.api.workers import warm_up
 from beat_selection.audio import load_audio
 
 # What `uvicorn beat_selection.api:app` loads with the `standard` extra: the event loop, the HTTP and

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import re
 import select
 import shutil
 import socket
@@ -17,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from beat_selection.beats import STYLE_IDS
-from conftest import API_KEY, MAX_UPLOAD, SAMPLE, chord
+from conftest import API_KEY, MAX_UPLOAD, SAMPLE, chord, free_port, wait_ready
 
 SAMPLE_BYTES = SAMPLE.read_bytes()
 
@@ -86,6 +89,30 @@ def test_analyze(client):
         assert field in a
 
 
+def test_analyze_answers_its_schema(client):
+    "The answer has every field of the analysis, and the OpenAPI document types it."
+    from dataclasses import fields
+    from beat_selection.features import Analysis
+    a = client.post("/analyze", files={"file": ("sample.wav", SAMPLE_BYTES)}).json()
+    assert list(a) == [f.name for f in fields(Analysis)]
+    assert a["key"] == 4 and a["mode"] == 0 and a["key_name"] == "E minor"  # Spotify's integers beside the name
+    document = client.get("/openapi.json").json()
+    schema = document["paths"]["/analyze"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/AnalysisOut"}
+    assert document["components"]["schemas"]["AnalysisOut"]["properties"]["mode"]["enum"] == [0, 1]
+
+
+def test_every_answer_is_typed(client):
+    "Each operation's success answer has a schema (JSON) or names its media types (audio, metrics)."
+    for path, operations in client.get("/openapi.json").json()["paths"].items():
+        for method, operation in operations.items():
+            success = next(v for k, v in operation["responses"].items() if k.startswith("2"))
+            content = success.get("content", {})
+            assert content, (method, path)
+            if "application/json" in content:
+                assert content["application/json"].get("schema"), (method, path)
+
+
 def test_beats_listing_filters_and_paging(client):
     everything = client.get("/beats", params={"limit": 100}).json()
     assert everything["total"] == len(everything["items"]) >= len(STYLE_IDS)
@@ -120,6 +147,53 @@ def test_demo_page_and_metrics(client):
     assert page.status_code == 200 and "beat_selection" in page.text and 'id="file"' in page.text
     metrics = client.get("/metrics").text
     assert "beat_selection_requests_total" in metrics and "beat_selection_request_seconds_bucket" in metrics
+
+
+def test_metrics_name_routes_by_their_template(client):
+    "Every request a route takes is counted under its template; only paths no route takes are 'unmatched'."
+    beat_id = client.get("/beats", params={"limit": 1}).json()["items"][0]["id"]
+    for path in (f"/beats/{beat_id}", f"/beats/{beat_id}/audio", "/openapi.json", "/docs", "/no/such/path"):
+        client.get(path)
+    counted = re.findall(r'^beat_selection_requests_total\{method="(\w+)",route="([^"]*)",status="(\d+)"\}',
+                         client.get("/metrics").text, re.M)
+    routes = {route for _, route, _ in counted}
+    assert {"/beats/{beat_id}", "/beats/{beat_id}/audio", "/openapi.json", "/docs", "/beats", "/health"} <= routes, routes
+    assert not any(beat_id in route for route in routes)
+    assert {status for _, route, status in counted if route == "unmatched"} == {"404"}, counted
+
+
+def test_docs_work_offline(client):
+    "/docs and /redoc name nothing outside the server, and every file they load is served by it."
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200
+        assert not re.search(r"(?:https?:)?//[a-z]", html.text), page
+        assets = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', html.text)
+        assert any(a.endswith(".js") for a in assets), assets
+        for asset in assets:
+            assert asset.startswith("/"), asset
+            served = client.get(asset)
+            assert served.status_code == 200 and len(served.content) > 1000, (asset, served.status_code)
+
+
+def test_every_log_line_is_json_access_lines_included(small_catalogue, tmp_path):
+    "uvicorn with its access log on: its own lines, its access lines and the service's are all one JSON format."
+    port, logs = free_port(), tmp_path / "server.log"
+    env = {**os.environ, "BEAT_SELECTION_CATALOGUE": str(small_catalogue), "BEAT_SELECTION_WORKERS": "1"}
+    with open(logs, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "beat_selection.api:app", "--host", "127.0.0.1",
+                                    "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", 120, process)
+        httpx.get(f"http://127.0.0.1:{port}/health?probe=1")
+    finally:
+        process.terminate()
+        process.wait(20)
+    lines = [json.loads(line) for line in logs.read_text().splitlines() if line.strip()]  # fails on a plain line
+    access = [l for l in lines if l["logger"] == "uvicorn.access" and l.get("path") == "/health?probe=1"]
+    assert access and access[0]["method"] == "GET" and access[0]["status"] == 200, lines[-5:]
+    assert any(l["logger"] == "beat_selection.api" and l["message"] == "request" for l in lines)
+    assert any(l["logger"] == "uvicorn.error" and "Started server process" in l["message"] for l in lines)
 
 
 # --- every bad input of the audio chapter, through HTTP -----------------------------------------------------
@@ -359,7 +433,7 @@ def test_405_and_options_name_every_method_of_the_path(client):
 
 
 def test_413_names_the_limit_that_is_enforced(api_server):
-    from beat_selection.api import MULTIPART_SLACK
+    from beat_selection.api.limits import MULTIPART_SLACK
     enforced = MAX_UPLOAD + MULTIPART_SLACK
     head = (f"POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
             f"Content-Length: {enforced + 1}\r\n\r\n").encode()
