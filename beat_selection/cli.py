@@ -213,7 +213,9 @@ def _serve(args: argparse.Namespace) -> int:
     from beat_selection.api.application import Settings, create_app
     options = {"workers": args.workers, "catalogue": args.catalogue}
     app = create_app(Settings(**{k: v for k, v in options.items() if v is not None}))  # the environment, then the options
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, limit_concurrency=1000, timeout_keep_alive=5,
+    # log_config=None: the app's JSON logging stands (uvicorn's own configuration would print its first lines as text)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None, limit_concurrency=1000,
+                timeout_keep_alive=5,
                 # who the client is behind a proxy is decided by BEAT_SELECTION_TRUST_PROXY alone, not by uvicorn
                 proxy_headers=False)
     return 0

@@ -176,13 +176,19 @@ def test_docs_work_offline(client):
             assert served.status_code == 200 and len(served.content) > 1000, (asset, served.status_code)
 
 
-def test_every_log_line_is_json_access_lines_included(small_catalogue, tmp_path):
-    "uvicorn with its access log on: its own lines, its access lines and the service's are all one JSON format."
+SERVE_COMMANDS = {  # how a server is started: uvicorn (access lines on) and `beat-select serve` (`make serve`)
+    "uvicorn": [sys.executable, "-m", "uvicorn", "beat_selection.api:app", "--host", "127.0.0.1", "--port"],
+    "beat-select serve": [sys.executable, "-c", "from beat_selection.cli import main; raise SystemExit(main())", "serve",
+                          "--port"]}
+
+
+@pytest.mark.parametrize("command", SERVE_COMMANDS)
+def test_every_log_line_is_json_access_lines_included(small_catalogue, tmp_path, command):
+    "Whichever way the server starts, its lines, uvicorn's own and its access lines included, are one JSON format."
     port, logs = free_port(), tmp_path / "server.log"
     env = {**os.environ, "BEAT_SELECTION_CATALOGUE": str(small_catalogue), "BEAT_SELECTION_WORKERS": "1"}
     with open(logs, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "beat_selection.api:app", "--host", "127.0.0.1",
-                                    "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(SERVE_COMMANDS[command] + [str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_ready(f"http://127.0.0.1:{port}", 120, process)
         httpx.get(f"http://127.0.0.1:{port}/health?probe=1")
@@ -190,10 +196,11 @@ def test_every_log_line_is_json_access_lines_included(small_catalogue, tmp_path)
         process.terminate()
         process.wait(20)
     lines = [json.loads(line) for line in logs.read_text().splitlines() if line.strip()]  # fails on a plain line
-    access = [l for l in lines if l["logger"] == "uvicorn.access" and l.get("path") == "/health?probe=1"]
-    assert access and access[0]["method"] == "GET" and access[0]["status"] == 200, lines[-5:]
-    assert any(l["logger"] == "beat_selection.api" and l["message"] == "request" for l in lines)
+    assert any(l["logger"] == "beat_selection.api" and l["message"] == "request" and l["path"] == "/health" for l in lines)
     assert any(l["logger"] == "uvicorn.error" and "Started server process" in l["message"] for l in lines)
+    if command == "uvicorn":  # `beat-select serve` turns uvicorn's access lines off: the service logs every request
+        access = [l for l in lines if l["logger"] == "uvicorn.access" and l.get("path") == "/health?probe=1"]
+        assert access and access[0]["method"] == "GET" and access[0]["status"] == 200, lines[-5:]
 
 
 # --- every bad input of the audio chapter, through HTTP -----------------------------------------------------

@@ -56,6 +56,8 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> Non
         server_log = logging.getLogger(name)
         server_log.handlers[:] = [handler]
         server_log.propagate = False
+        if server_log.level == logging.NOTSET:  # uvicorn left its logging alone (`log_config=None`): its default
+            server_log.setLevel(logging.INFO)
     logging.getLogger("uvicorn.error").handlers[:] = []  # its lines reach the handler above through "uvicorn"
 
 # %% ../../nbs/05c_api_observability.ipynb #553728fa
