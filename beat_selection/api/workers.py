@@ -100,7 +100,7 @@ def worker_main(conn: Connection, parent: int, cpu_seconds: float) -> None:
             _limit_cpu(None)
         conn.send(answer)
 
-
+# %% ../../nbs/05f_api_workers.ipynb #6291066e
 class WorkerLost(Exception):
     "The worker process ended while it held a job."
     def __init__(self, exitcode: int | None):
@@ -167,7 +167,7 @@ class Worker:
         self.process.join(2)
         self.conn.close()
 
-# %% ../../nbs/05f_api_workers.ipynb #b12bf413
+# %% ../../nbs/05f_api_workers.ipynb #706502e5
 class AnalysisPool:
     "Warmed-up analysis processes, each killed and replaced alone; a bounded waiting line; a lane for heavy files."
     def __init__(self, workers: int, queue: int, timeout: float, metrics: Metrics | None = None, cpu_seconds: float = 30.0,
