@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import operator
 import os
 import re
 import signal
@@ -150,8 +151,11 @@ class Key:
     minor: bool
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.tonic, int) and 0 <= self.tonic < 12):
-            raise ValueError(f"a tonic is a pitch class from 0 (C) to 11 (B), not {self.tonic!r}")
+        tonic = operator.index(self.tonic)  # a NumPy integer is welcome (an argmax over keys); a float is refused
+        if not 0 <= tonic < 12:
+            raise ValueError(f"a tonic is a pitch class from 0 (C) to 11 (B), not {tonic}")
+        object.__setattr__(self, "tonic", tonic)  # plain Python values: equal, hashable and JSON-ready
+        object.__setattr__(self, "minor", bool(self.minor))
 
     @property
     def name(self) -> str:
