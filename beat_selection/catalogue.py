@@ -39,7 +39,7 @@ __all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'MIGRATIONS'
            'cannot_open_wal_index', 'connect_read_only', 'AudioFormat', 'audio_format', 'encode_audio',
            'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan', 'planned_beat', 'planned_audio',
            'planned_beat_of', 'render_planned', 'build_default', 'export_index', 'read_index', 'import_index',
-           'write_default_index', 'default_versions', 'catalogue_dir', 'default_catalogue']
+           'generate_missing_audio', 'write_default_index', 'default_versions', 'catalogue_dir', 'default_catalogue']
 
 # %% ../nbs/03a_catalogue.ipynb #60aa46e3
 @dataclass(frozen=True)
@@ -495,6 +495,24 @@ class Catalogue:
             write_atomically(path, planned_audio(planned, self.audio_format.name))
         return path
 
+    def has_audio(self, id: str) -> bool:
+        "Whether the audio of beat `id` is stored (a default beat from the shipped index may have none yet)."
+        if self.url is not None:
+            return self._connection().execute("SELECT 1 FROM audio WHERE id = ?", (id,)).fetchone() is not None
+        return (self.root / "audio" / f"{id}{self.audio_format.suffix}").is_file()
+
+    def store_audio(self, id: str, audio: bytes) -> None:
+        "Keep the audio of a beat stored without it, encoded as `audio_format`."
+        self._refuse_if_read_only("audio cannot be added to it")
+        if self.get(id) is None:
+            raise KeyError(f"no beat {id!r} in this catalogue")
+        if self.url is None:
+            write_atomically(self.root / "audio" / f"{id}{self.audio_format.suffix}", audio)
+            return
+        with self._transaction() as connection:
+            connection.execute("INSERT INTO audio (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                               (id, audio))
+
     def ids(self) -> set[str]:
         "The ids of every beat."
         return {row[0] for row in self._connection().execute("SELECT id FROM beats")}
@@ -709,6 +727,21 @@ def import_index(catalogue: Catalogue, per_style: int = 24, path: str | os.PathL
         if record.id not in existing:
             catalogue.store(record, None)
     return len(records)
+
+
+def _planned_audio_job(job: tuple[PlannedBeat, str]) -> tuple[str, bytes]:
+    planned, format = job
+    return planned.id, planned_audio(planned, format)
+
+
+def generate_missing_audio(catalogue: Catalogue, workers: int = 2, progress: bool = True) -> int:
+    "Generate now the audio of every default beat stored without it (for a catalogue that will be read-only); how many."
+    todo = [p for batch in catalogue.batches() for r in batch
+            if (p := planned_beat_of(r)) is not None and not catalogue.has_audio(r.id)]
+    jobs = [(p, catalogue.audio_format.name) for p in todo]
+    for id, audio in parallel_map(_planned_audio_job, jobs, workers, progress, desc="default beats' audio"):
+        catalogue.store_audio(id, audio)
+    return len(todo)
 
 
 def write_default_index(per_style: int = 24, workers: int = 2, path: str | os.PathLike = DEFAULT_INDEX_PATH) -> Path:
