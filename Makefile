@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: setup optional-packages test check-sync nbtest pytest serve bench train train-tempo lab clean lint docker docker-smoke nbval carousel
+.PHONY: setup optional-packages test check-sync nbtest pytest serve bench train train-tempo default-index lab clean lint docker docker-smoke nbval carousel
 
 # Each job installs only what it needs: serving the base package (no PyTorch, no plotting), the slides and the
 # course their extras, the tests everything (a superset of the others, so it satisfies them all).
@@ -64,6 +64,8 @@ check-sync: setup
 	if [ "$$before" != "$$after" ]; then \
 	  echo "nbdev-clean / nbdev-export changed files: run them and commit the result."; \
 	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; \
+	if grep -l 'papermill-error-cell\|An Exception was encountered at' nbs/*.ipynb; then \
+	  echo "these notebooks keep papermill's error banners from a failed run: delete those cells."; exit 1; fi; \
 	echo "notebooks clean, library in sync with nbs/"
 
 # The CI/CD workflow against GitHub's workflow schema, the Dockerfile (hadolint), the shell scripts (shellcheck),
@@ -144,6 +146,12 @@ train-tempo: setup
 # Retrain the style model shipped in beat_selection/models/style_model.{onnx,json} (datasets are cached).
 train: setup
 	$(BIN)/beat-select train
+	$(MAKE) default-index
+
+# The default catalogue's index shipped in beat_selection/models/ (records and embeddings, no audio): written
+# again from beats generated afresh whenever the plan, the generator, the analysis or the style model changes.
+default-index: setup
+	$(BIN)/python -c "from beat_selection.catalogue import write_default_index; print(write_default_index())"
 
 lab: $(VENV)/.installed-lab
 	cd nbs && ../$(BIN)/jupyter lab index.ipynb  # opens on the course's first page, with nbs/ in the file browser

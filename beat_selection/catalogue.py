@@ -7,7 +7,9 @@ Docs: https://beat-selection.github.io/beat_selection/catalogue.html.md"""
 # %% ../nbs/03a_catalogue.ipynb #b3784e91
 from __future__ import annotations
 
+import base64
 import contextlib
+import gzip
 import hashlib
 import io
 import json
@@ -24,18 +26,20 @@ import numpy as np
 import soundfile
 
 from .audio import DEFAULT_SR, Audio, AudioError, AudioSource, load_audio
-from .beats import STYLES, BeatSpec, generate_beat
-from .core import STYLE_IDS, STYLE_NAMES, cache_dir, exclusive_lock, parallel_map, parse_key
-from .features import Analysis, camelot, key_name
+from .beats import STYLES, Beat, BeatSpec, generate_beat
+from .core import STYLE_IDS, STYLE_NAMES, atomic_write_bytes, cache_dir, exclusive_lock, parallel_map, parse_key
+from .features import MODELS_DIR, Analysis, camelot, key_name
 
 # %% auto #0
 __all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'MIGRATIONS', 'AUDIO_TABLE', 'COLUMNS', 'BUSY_TIMEOUT',
            'AUDIO_FORMATS', 'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'DEFAULT_KITS', 'CATALOGUE_VERSION', 'ALL_KEYS',
-           'KEY_STRIDE', 'BeatRecord', 'StylePredictionLike', 'default_describe', 'new_record', 'schema_for',
-           'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect', 'database_url',
-           'PostgresConnection', 'without_password', 'ReadOnlyCatalogueError', 'writable', 'cannot_open_wal_index',
-           'connect_read_only', 'AudioFormat', 'audio_format', 'encode_audio', 'write_atomically', 'Catalogue',
-           'PlannedBeat', 'default_plan', 'render_planned', 'build_default', 'catalogue_dir', 'default_catalogue']
+           'KEY_STRIDE', 'DEFAULT_INDEX_PATH', 'INDEX_FORMAT', 'BeatRecord', 'StylePredictionLike', 'default_describe',
+           'new_record', 'schema_for', 'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect',
+           'database_url', 'PostgresConnection', 'without_password', 'ReadOnlyCatalogueError', 'writable',
+           'cannot_open_wal_index', 'connect_read_only', 'AudioFormat', 'audio_format', 'encode_audio',
+           'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan', 'planned_beat', 'planned_audio',
+           'planned_beat_of', 'render_planned', 'build_default', 'export_index', 'read_index', 'import_index',
+           'generate_missing_audio', 'write_default_index', 'default_versions', 'catalogue_dir', 'default_catalogue']
 
 # %% ../nbs/03a_catalogue.ipynb #60aa46e3
 @dataclass(frozen=True)
@@ -477,22 +481,56 @@ class Catalogue:
             if row is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomically(path, bytes(row[0]))
+        if not path.is_file() and (record := self.get(id)) is not None and (planned := planned_beat_of(record)):
+            return self._regenerated(planned, path)
         return path
+
+    def _regenerated(self, planned: PlannedBeat, path: Path) -> Path:
+        "The audio of a default beat stored without it (from the shipped index), generated on first request."
+        if self.read_only:  # a read-only catalogue's copies go to this user's cache, named by the catalogue
+            folder = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:12]
+            path = cache_dir() / "catalogue-audio" / f"read-only-{folder}" / path.name
+        if not path.is_file():  # two requests at once may both generate it: the same bytes (tested below), written atomically
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, planned_audio(planned, self.audio_format.name))
+        return path
+
+    def has_audio(self, id: str) -> bool:
+        "Whether the audio of beat `id` is stored (a default beat from the shipped index may have none yet)."
+        if self.url is not None:
+            return self._connection().execute("SELECT 1 FROM audio WHERE id = ?", (id,)).fetchone() is not None
+        return (self.root / "audio" / f"{id}{self.audio_format.suffix}").is_file()
+
+    def store_audio(self, id: str, audio: bytes) -> None:
+        "Keep the audio of a beat stored without it, encoded as `audio_format`."
+        self._refuse_if_read_only("audio cannot be added to it")
+        if self.get(id) is None:
+            raise KeyError(f"no beat {id!r} in this catalogue")
+        if self.url is None:
+            write_atomically(self.root / "audio" / f"{id}{self.audio_format.suffix}", audio)
+            return
+        with self._transaction() as connection:
+            connection.execute("INSERT INTO audio (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                               (id, audio))
 
     def ids(self) -> set[str]:
         "The ids of every beat."
         return {row[0] for row in self._connection().execute("SELECT id FROM beats")}
 
-    def store(self, record: BeatRecord, audio: bytes, replace: bool = False) -> bool:
-        "Save a described beat and its audio, encoded as `audio_format`; an existing beat is kept unless `replace`."
+    def store(self, record: BeatRecord, audio: bytes | None, replace: bool = False) -> bool:
+        """Save a described beat and its audio, encoded as `audio_format`; an existing beat is kept unless `replace`.
+
+        `audio=None` only for a default beat (`planned_beat_of(record)`): `audio_path` generates it when first asked."""
+        if audio is None and planned_beat_of(record) is None:
+            raise ValueError(f"beat {record.id!r} is not a default beat: its audio cannot be generated later")
         self._refuse_if_read_only("beats cannot be added to it")
         if not replace and self._connection().execute("SELECT 1 FROM beats WHERE id = ?", (record.id,)).fetchone():
             return False
-        if self.url is None:  # the file first: a row is never seen before its audio
+        if self.url is None and audio is not None:  # the file first: a row is never seen before its audio
             write_atomically(self.audio_path(record.id), audio)
         with self._transaction() as connection:
             connection.execute(_REPLACE_EXISTING if replace else _KEEP_EXISTING, record_to_row(record))
-            if self.url:  # in the same transaction as the row: both or neither
+            if self.url and audio is not None:  # in the same transaction as the row: both or neither
                 connection.execute("INSERT INTO audio (id, data) VALUES (?, ?) ON CONFLICT (id) "
                                    "DO UPDATE SET data = excluded.data", (record.id, audio))
                 with contextlib.suppress(FileNotFoundError):  # this server's copy of the old audio is stale
@@ -569,6 +607,7 @@ DEFAULT_KITS: tuple[str, ...] = ("synth",)  # always installed: the default beat
 CATALOGUE_VERSION = 2  # bumped on purpose when the default plan or how its beats are made changes (2: synthesized kit only)
 ALL_KEYS: tuple[str, ...] = tuple(key_name(tonic, minor) for tonic in range(12) for minor in (False, True))
 KEY_STRIDE = 7  # prime to 24: each style starts on a different key
+DEFAULT_INDEX_PATH = MODELS_DIR / "default_catalogue.jsonl.gz"  # the default beats' records, shipped (no audio)
 
 
 class PlannedBeat(NamedTuple):
@@ -595,11 +634,30 @@ def default_plan(per_style: int = 24) -> list[PlannedBeat]:
     return plan
 
 # %% ../nbs/03a_catalogue.ipynb #2bc9347c
+def planned_beat(planned: PlannedBeat) -> Beat:
+    "Generate one planned beat: eight bars, the synthesized kit, the plan's style, tempo, key and seed."
+    return generate_beat(BeatSpec(planned.style, bpm=planned.bpm, key=planned.key, bars=DEFAULT_BARS), planned.seed,
+                         kits=DEFAULT_KITS)
+
+
+def planned_audio(planned: PlannedBeat, format: str = "flac") -> bytes:
+    "A planned beat's audio, encoded: the same bytes on every call."
+    beat = planned_beat(planned)
+    return encode_audio(beat.audio, beat.sr, format)
+
+
+def planned_beat_of(record: BeatRecord) -> PlannedBeat | None:
+    "The plan entry a record was generated from, or None (a user's beat, a beat of another plan)."
+    if record.source != "generated" or record.seed is None:
+        return None
+    planned = PlannedBeat(record.style, record.bpm, record.key, record.seed)
+    return planned if planned.id == record.id else None
+
+
 def render_planned(job: tuple[PlannedBeat, Describe, str]) -> tuple[BeatRecord, bytes]:
     "Generate, describe and encode (in the named `AUDIO_FORMATS` entry) one planned beat; runs in a worker."
     planned, describe, format = job
-    beat = generate_beat(BeatSpec(planned.style, bpm=planned.bpm, key=planned.key, bars=DEFAULT_BARS), planned.seed,
-                         kits=DEFAULT_KITS)
+    beat = planned_beat(planned)
     analysis, prediction = describe(beat.audio)
     record = new_record(planned.id, beat.name, analysis, prediction, "generated", style=beat.style, bpm=beat.bpm,
                         tonic=beat.tonic, mode=beat.mode, duration=len(beat.audio) / beat.sr, seed=beat.seed,
@@ -616,12 +674,97 @@ def build_default(catalogue: Catalogue, per_style: int = 24, workers: int = 2, p
         catalogue.store(record, audio)
     return len(todo)
 
+# %% ../nbs/03a_catalogue.ipynb #57b5e431
+INDEX_FORMAT = 1  # the layout of the index file itself
+
+
+def _index_line(record: BeatRecord) -> str:
+    embedding = base64.b64encode(np.asarray(record.embedding, dtype="<f4").tobytes()).decode()
+    return json.dumps(record.to_dict() | {"embedding": embedding}, default=_json_default)
+
+
+def export_index(catalogue: Catalogue, path: str | os.PathLike = DEFAULT_INDEX_PATH, per_style: int = 24) -> Path:
+    "Write the default beats' records (no audio) and the versions they were made with, as gzipped JSON lines."
+    plan = default_plan(per_style)
+    records = catalogue.get_many([p.id for p in plan])
+    if len(records) != len(plan):
+        raise ValueError(f"the catalogue holds {len(records)} of the {len(plan)} default beats: build it first")
+    header = json.dumps(dict(format=INDEX_FORMAT, per_style=per_style, versions=default_versions()))
+    text = "\n".join([header, *map(_index_line, records)]) + "\n"
+    written = atomic_write_bytes(path, gzip.compress(text.encode(), mtime=0))  # mtime 0: same records, same bytes
+    written.chmod(0o644)  # shipped with the package: readable by whoever serves it
+    return written
+
+
+def read_index(path: str | os.PathLike = DEFAULT_INDEX_PATH) -> tuple[dict[str, Any], list[BeatRecord]]:
+    "The header and the records of an index file; ValueError when it cannot be read whole."
+    try:
+        lines = gzip.decompress(Path(path).read_bytes()).decode().splitlines()
+        records = []
+        for line in lines[1:]:
+            fields_ = json.loads(line)
+            fields_["embedding"] = np.frombuffer(base64.b64decode(fields_["embedding"], validate=True), dtype="<f4").copy()
+            records.append(BeatRecord(**fields_))
+        return json.loads(lines[0]), records
+    except Exception as error:  # a damaged or foreign file is never trusted, whatever is wrong with it
+        raise ValueError(f"not a readable catalogue index: {type(error).__name__}: {error}") from error
+
+
+def import_index(catalogue: Catalogue, per_style: int = 24, path: str | os.PathLike = DEFAULT_INDEX_PATH) -> int | None:
+    "Store the default beats of an index, without their audio; how many, or None when the index does not fit."
+    if catalogue.describe is not default_describe or not Path(path).is_file():
+        return None  # another describer would have described the beats differently
+    try:
+        header, records = read_index(path)
+    except ValueError:
+        return None
+    if (header.get("format"), header.get("per_style"), header.get("versions")) != (INDEX_FORMAT, per_style, default_versions()):
+        return None
+    if sorted(r.id for r in records) != sorted(p.id for p in default_plan(per_style)) or None in map(planned_beat_of, records):
+        return None
+    existing = catalogue.ids()
+    for record in records:
+        if record.id not in existing:
+            catalogue.store(record, None)
+    return len(records)
+
+
+def _planned_audio_job(job: tuple[PlannedBeat, str]) -> tuple[str, bytes]:
+    planned, format = job
+    return planned.id, planned_audio(planned, format)
+
+
+def generate_missing_audio(catalogue: Catalogue, workers: int = 2, progress: bool = True) -> int:
+    "Generate now the audio of every default beat stored without it (for a catalogue that will be read-only); how many."
+    todo = [p for batch in catalogue.batches() for r in batch
+            if (p := planned_beat_of(r)) is not None and not catalogue.has_audio(r.id)]
+    jobs = [(p, catalogue.audio_format.name) for p in todo]
+    for id, audio in parallel_map(_planned_audio_job, jobs, workers, progress, desc="default beats' audio"):
+        catalogue.store_audio(id, audio)
+    return len(todo)
+
+
+def write_default_index(per_style: int = 24, workers: int = 2, path: str | os.PathLike = DEFAULT_INDEX_PATH) -> Path:
+    "Generate the default beats afresh (never from an index) and write their index: `make default-index`."
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        catalogue = default_catalogue(per_style, Path(folder) / "catalogue", workers=workers, index=None)
+        return export_index(catalogue, path, per_style)
+
+
 # %% ../nbs/03a_catalogue.ipynb #25994f64
-def catalogue_dir() -> Path:
-    "Where the default catalogue lives: `$BEAT_SELECTION_CATALOGUE`, else a folder of `cache_dir()` named by versions."
+def default_versions() -> dict[str, str]:
+    "What the default beats depend on: the plan, the generator, the analysis and the style model, each a version."
     from beat_selection.beats import GENERATOR_VERSION
     from beat_selection.model import analysis_version, model_version
-    versioned = cache_dir() / f"catalogue-v{CATALOGUE_VERSION}-g{GENERATOR_VERSION}-a{analysis_version()}-m{model_version()}"
+    return dict(catalogue=str(CATALOGUE_VERSION), generator=str(GENERATOR_VERSION), analysis=analysis_version(),
+                model=model_version())
+
+
+def catalogue_dir() -> Path:
+    "Where the default catalogue lives: `$BEAT_SELECTION_CATALOGUE`, else a folder of `cache_dir()` named by versions."
+    v = default_versions()
+    versioned = cache_dir() / f"catalogue-v{v['catalogue']}-g{v['generator']}-a{v['analysis']}-m{v['model']}"
     return Path(os.environ.get("BEAT_SELECTION_CATALOGUE") or versioned)
 
 
@@ -633,8 +776,11 @@ def _importing_a_spawned_main() -> bool:
 
 def default_catalogue(per_style: int = 24, root: str | os.PathLike | None = None, describe: Describe | None = None,
                       workers: int = 2, progress: bool = True, read_only: bool | None = None,
-                      audio_format: str | None = None) -> Catalogue:
-    "The default catalogue (at `root`, else `catalogue_dir()`), generated on first use, once across processes."
+                      audio_format: str | None = None, index: Path | None = DEFAULT_INDEX_PATH) -> Catalogue:
+    """The default catalogue (at `root`, else `catalogue_dir()`), made on first use, once across processes.
+
+    Made from the shipped `index` when it holds these beats as this code would make them (see `import_index`),
+    else generated."""
     if _importing_a_spawned_main():
         raise RuntimeError("default_catalogue() ran while a worker process imported your script: call it under "
                            "`if __name__ == '__main__':`, or pass workers=1")
@@ -643,6 +789,7 @@ def default_catalogue(per_style: int = 24, root: str | os.PathLike | None = None
         catalogue._refuse_if_read_only(f"its default beats ({per_style} per style) cannot be generated there")
         with catalogue.exclusive("build.lock", waiting="waiting for another process to build the catalogue"):
             if catalogue._meta("default_per_style") != str(per_style):  # not built while we waited
-                build_default(catalogue, per_style, workers, progress)
+                if index is None or import_index(catalogue, per_style, index) is None:
+                    build_default(catalogue, per_style, workers, progress)
                 catalogue._set_meta("default_per_style", str(per_style))
     return catalogue

@@ -24,12 +24,11 @@ from .model import StylePrediction, describe
 __all__ = ['TEMPO_READINGS', 'TEMPO_TOLERANCE', 'TEMPO_FREE', 'TEMPO_SPREAD', 'OTHER_READING', 'KEY_FITS', 'TRANSPOSED_FIT',
            'PER_SEMITONE', 'FEEL_WEIGHTS', 'NEUTRAL', 'EXACT_LIMIT', 'SHORTLIST_SIZE', 'KEY_CLASSES', 'TEMPO_BIN',
            'GRID_SIZE', 'TempoFit', 'tempo_fits', 'tempo_fit', 'KeyFit', 'camelot_position', 'key_relation', 'key_fit',
-           'plot_camelot_wheel', 'unit_rows', 'grid_vector', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of',
-           'Query', 'runner_up_key', 'centred', 'rotate_chroma', 'component_scores', 'feel', 'total_score',
-           'tempo_reason', 'key_reason', 'energy_reason', 'groove_reason', 'Match', 'Recommendation', 'explain',
-           'recommend', 'plot_why', 'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'QueryTerms',
-           'unit_rows32', 'exact_scores', 'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of',
-           'require_embedding_size', 'shortlisted_index']
+           'unit_rows', 'grid_vector', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query',
+           'runner_up_key', 'centred', 'rotate_chroma', 'component_scores', 'feel', 'total_score', 'tempo_reason',
+           'key_reason', 'energy_reason', 'groove_reason', 'Match', 'Recommendation', 'explain', 'recommend',
+           'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'QueryTerms', 'unit_rows32', 'exact_scores',
+           'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of', 'require_embedding_size', 'shortlisted_index']
 
 # %% ../nbs/04_recommend.ipynb #228139f2
 TEMPO_READINGS: dict[float, str] = {1.0: "same tempo", 2.0: "double time", 0.5: "half time"}
@@ -116,29 +115,6 @@ def key_fit(track: tuple[int, bool], beat: tuple[int, bool]) -> KeyFit:
     shifts = sorted(range(-6, 6), key=lambda s: (abs(s), -s))
     shift = next(s for s in shifts if key_relation(track, ((tonic + s) % 12, minor)) != "clash")
     return KeyFit("clash", shift, key_name((tonic + shift) % 12, minor), TRANSPOSED_FIT - PER_SEMITONE * (abs(shift) - 1))
-
-# %% ../nbs/04_recommend.ipynb #63849a76
-def plot_camelot_wheel(track: tuple[int, bool], ax=None, highlight: Iterable[tuple[int, bool]] = ()):
-    "The Camelot wheel around the track's key: compatible keys in green, others with their transposition."
-    import matplotlib.pyplot as plt  # plotting is for notebooks and slides; the API never imports matplotlib
-    ax = ax or plt.subplots(figsize=(5.5, 5.5), subplot_kw={"projection": "polar"})[1]
-    highlight = {camelot(*k) for k in highlight}
-    for tonic in range(12):
-        for minor, radius in ((True, 0.62), (False, 1.0)):
-            number, _ = camelot_position(tonic, minor)
-            angle = np.pi / 2 - 2 * np.pi * (number - 1) / 12
-            fit = key_fit(track, (tonic, minor))
-            colour = "#2e9e5b" if fit.compatible else "#d9d9d9"
-            ax.bar(angle, 0.36, width=2 * np.pi / 12 * 0.96, bottom=radius - 0.18, color=colour,
-                   edgecolor="black" if camelot(tonic, minor) in highlight else "white", linewidth=2)
-            label = f"{camelot(tonic, minor)}\n{PITCH_CLASSES[tonic]}{'m' if minor else ''}"
-            if not fit.compatible:
-                label += f"\n{fit.transpose:+d} st"
-            ax.text(angle, radius, label, ha="center", va="center", fontsize=7)
-    ax.set_ylim(0, 1.2)
-    ax.set_axis_off()
-    ax.set_title(f"Camelot wheel from {key_name(*track)} ({camelot(*track)})")
-    return ax
 
 # %% ../nbs/04_recommend.ipynb #b5774ea2
 FEEL_WEIGHTS: dict[str, float] = {"style": 0.20, "sound": 0.50, "harmony": 0.20, "energy": 0.05, "groove": 0.05}
@@ -407,21 +383,6 @@ def recommend(track: Union[Query, tuple, Audio, np.ndarray, AudioSource], catalo
 
 # %% ../nbs/04_recommend.ipynb #56fe079d
 from .catalogue import default_catalogue
-
-# %% ../nbs/04_recommend.ipynb #40728e4b
-def plot_why(recommendation: Recommendation, ax=None):
-    "Every part (0..1) of every match beside its score, as a table of colours."
-    import matplotlib.pyplot as plt
-    columns = ["tempo", "key", *FEEL_WEIGHTS, "score"]
-    table = np.array([[*(m.parts[c] for c in columns[:-1]), m.score] for m in recommendation.matches])
-    ax = ax or plt.subplots(figsize=(9, 0.8 + 0.5 * len(table)))[1]
-    ax.imshow(table, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
-    for (row, column), value in np.ndenumerate(table):
-        ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(len(columns)), columns)
-    ax.set_yticks(range(len(table)), [m.beat.name for m in recommendation.matches])
-    ax.set_title("score = tempo × key × feel (weighted mean of style … groove)")
-    return ax
 
 # %% ../nbs/04_recommend.ipynb #29eccc53
 KEY_CLASSES = 24            # tonic × mode: a beat's key is one of 24
