@@ -235,6 +235,7 @@ def main() -> None:
     parser.add_argument("--tempo-step", type=float, default=10.0)
     parser.add_argument("--styles", default="all", help="comma-separated style ids, or all")
     parser.add_argument("--tracks", type=int, default=3, help="generated clips per style for the mix alignment")
+    parser.add_argument("--sections", default="speed,alignment,conformance", help="which parts to run, comma-separated")
     args = parser.parse_args()
     styles = list(STYLE_IDS) if args.styles == "all" else args.styles.split(",")
     plan = default_plan()
@@ -244,11 +245,12 @@ def main() -> None:
         lines = [f"## Auditions ({date.today()}): `{command}`",
                  "", f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average "
                  f"{os.getloadavg()[0]:.1f} at the start (shared with other jobs).", ""]
-        lines += speed(plan)
-        print("\n".join(lines), flush=True)
-        more = alignment(plan, args.tracks)
-        print("\n".join(more), flush=True)
-        print("\n".join(conformance(plan, args.tempo_step, styles)), flush=True)
+        sections = args.sections.split(",")
+        print("\n".join(lines + (speed(plan) if "speed" in sections else [])), flush=True)
+        if "alignment" in sections:
+            print("\n".join(alignment(plan, args.tracks)), flush=True)
+        if "conformance" in sections:
+            print("\n".join(conformance(plan, args.tempo_step, styles)), flush=True)
 
 
 if __name__ == "__main__":
