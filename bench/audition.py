@@ -73,16 +73,17 @@ def librosa_conform(samples: np.ndarray, rate: float, semitones: int) -> np.ndar
 
 
 def speed(plan: list[PlannedBeat]) -> list[str]:
-    firsts, cached, mixes, midis, vocoder, rubberband, errors = [], [], [], [], [], [], []
+    firsts, first_cpu, cached, mixes, midis, vocoder, rubberband, errors = [], [], [], [], [], [], [], []
     beats = [next(p for p in plan if p.style == style) for style in STYLE_IDS]
     track = generate_beat(BeatSpec("rnb", seconds=30.0), 7999, kits=DEFAULT_KITS).audio
     track_analysis = analyze(track)
     for planned in beats:
         record = record_of(planned)
         target = Target(round(planned.bpm * 1.04, 2), key_name((record.tonic + 2) % 12, record.mode == "minor"))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()  # CPU time too: other jobs share the machine
         made = audition(record, target)
         firsts.append(time.perf_counter() - start)
+        first_cpu.append(time.process_time() - cpu)
         start = time.perf_counter()
         for _ in range(5):
             again = audition(record, target)
@@ -106,8 +107,10 @@ def speed(plan: list[PlannedBeat]) -> list[str]:
     ms = lambda xs: f"{np.median(xs) * 1000:.0f} ms (max {np.max(xs) * 1000:.0f})"
     return ["### Speed (one 8-bar audition per style, 14 beats)", "",
             "| step | time | target |", "|---|---|---|",
-            f"| first audition in this process (cold caches) | {firsts[0] * 1000:.0f} ms | ≤ 1 s |",
-            f"| audition made the first time (empty cache entry), median | {ms(firsts[1:])} | ≤ 1 s |",
+            f"| first audition in this process (cold caches), wall clock / CPU | {firsts[0] * 1000:.0f} ms / "
+            f"{first_cpu[0] * 1000:.0f} ms | ≤ 1 s |",
+            f"| audition made the first time (empty cache entry), median wall clock | {ms(firsts[1:])} | ≤ 1 s |",
+            f"| the same, median CPU | {ms(first_cpu[1:])} | |",
             f"| audition read from the cache, median | {ms(cached)} | ≤ 50 ms |",
             f"| mix under a 30 s track (never cached) | {ms(mixes)} | ≤ 1 s |",
             f"| MIDI file | {ms(midis)} | |",
