@@ -218,7 +218,9 @@ def _request(record: BeatRecord, target: Target, bars: int, sr: int, content: st
     return {"audition": AUDITION_VERSION, "generator": GENERATOR_VERSION, "beat": record.id, "source": record.source,
             "style": record.style, "seed": record.seed, "kit": record.kit, "written_bpm": record.bpm,
             "written_key": record.key, "bpm": round(float(target.bpm), 2), "key": key_name(*_tonic_minor(target.key)),
-            "bars": bars, "sr": sr, "content": content}
+            "bars": bars, "sr": sr, "content": content,
+            # the kit really played here: a kit installed later makes a new entry, not the stand-in's audio again
+            "played_kit": None if record.source == "user" else generator.playable(record.kit or "synth", sr)}
 
 
 def _tonic_minor(key: str) -> tuple[int, bool]:
