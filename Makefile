@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 # course their extras, the tests everything (a superset of the others, so it satisfies them all).
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # Debian packages the project uses when present; none is needed to serve or to pass the tests' stored outputs.
-OPTIONAL_DEBS := ffmpeg fluid-soundfont-gm timgm6mb-soundfont csound-soundfont avldrums.lv2-soundfont hydrogen-drumkits \
+OPTIONAL_DEBS := ffmpeg rubberband-cli fluid-soundfont-gm timgm6mb-soundfont csound-soundfont avldrums.lv2-soundfont hydrogen-drumkits hydrogen-data \
 	mma chromium postgresql
 
 $(VENV)/.installed-serve: pyproject.toml
@@ -48,7 +48,7 @@ optional-packages:
 	  missing=$$(for p in $(OPTIONAL_DEBS); do dpkg -s $$p >/dev/null 2>&1 || printf '%s ' $$p; done); \
 	  if [ -n "$$missing" ]; then \
 	    echo "optional packages not installed: $$missing"; \
-	    echo "  (sampled drum kits and third-party grooves for training and benchmarks, M4A/WebM decoding, the browser"; \
+	    echo "  (sampled drum kits and third-party grooves for training and benchmarks, M4A/WebM decoding, stretching users' beats, the browser"; \
 	    echo "   and PostgreSQL tests; each is skipped with its reason when absent)"; \
 	    echo "  add them with: sudo apt-get install $$missing"; \
 	  fi; fi
@@ -138,6 +138,8 @@ bench: setup
 	$(BIN)/python bench/model.py
 	$(BIN)/python bench/recommend.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/audition.py
+	$(BIN)/python bench/serve_start.py
 
 # Retrain the tempo-level model shipped in beat_selection/models/tempo_level.json.
 train-tempo: setup
