@@ -135,7 +135,10 @@ ATTEMPTS: list[dict] = [  # the recipes compared, in the order they were tried
     dict(name="6 draws, 16 hidden units", draws=6, hidden=16),
     dict(name="phase feature, 3 draws", phase=True),
     dict(name="phase feature, 6 draws", phase=True, draws=6),
+    dict(name="refit, initialisation seed 1", seeds=(1,)),
+    dict(name="refit, initialisation seed 2", seeds=(2,)),
     dict(name="ensemble of 3 initialisations, 3 draws", seeds=(0, 1, 2)),
+    dict(name="L2 penalty 1e-2 (ten times the shipped), 3 draws", l2=1e-2),
 ]
 
 
@@ -160,7 +163,8 @@ def run_attempts() -> None:
                 chosen = [data["tuning"][i][:2] for i, c in enumerate(tuning)
                           if c["draw"] < attempt.get("draws", 3) and (final or not validation_file(c["file"]))]
                 examples = [d[:2] for d in data["grooves"] + data["loops"]] + chosen * attempt.get("mma_weight", 1)
-                models = [fit_level_model(examples, hidden=attempt.get("hidden", 8), seed=seed) for seed in attempt.get("seeds", (0,))]
+                models = [fit_level_model(examples, hidden=attempt.get("hidden", 8), l2=attempt.get("l2", 1e-3), seed=seed)
+                          for seed in attempt.get("seeds", (0,))]
             if final:
                 figures.append(accuracy(models, data["held_out"], [c["bpm"] for c in sets["held_out"]]))
             else:
