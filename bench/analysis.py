@@ -175,7 +175,7 @@ def humanise(hits: list[tuple[float, str, float]], style: str, bpm: float, rng: 
 
 def mma_files() -> list[tuple[str, int]]:
     "(library file, beats per bar) of every MMA file in 3/4 or 4/4 (by its `Time` lines), metronomes left out."
-    from mma_grooves import MMA_LIB
+    from beat_selection.sources import MMA_LIB
     out = []
     for path in sorted(MMA_LIB.glob("*/*.mma")):
         text = path.read_text(errors="replace")
@@ -191,18 +191,19 @@ def human_mma_set(held_out: bool, per_file: int = 1, per_waltz_file: int = 3, se
     """Drum clips of MMA grooves played with human timing (`humanise`), one half of the files (`held_out_file`).
 
     Labels: tempo (the quarter note, the MIDI file's beat), beats per bar from the file's MIDI time signature,
-    style from bench/mma_grooves.py's FILE_STYLES ("waltz" for 3/4 files, "other" when unmapped), the swing
+    style from beat_selection.sources's FILE_STYLES ("waltz" for 3/4 files, "other" when unmapped), the swing
     applied and the source folder. Files whose tempo is ambiguous (TEMPO_FACTOR, TEMPO_FIXED) are left out.
     `tempo_draws` > 1 plays each groove again at other tempos, with other timing (for training)."""
-    from mma_grooves import (ACOUSTIC_HELD_OUT_KITS, FILE_STYLES, GM_VOICES, MMA_LIB, TEMPO_FACTOR, TEMPO_FIXED,
-                             Groove, _doc_tempo, groove_names, read_midi, render_midi)
+    from beat_selection.sources import (ACOUSTIC_HELD_OUT_KITS, FILE_STYLES, GM_VOICES, MMA_LIB, TEMPO_FACTOR,
+                                        TEMPO_FIXED, Groove, doc_tempo, groove_names, read_midi, render_midi)
 
-    from beat_selection.beats import DrumHit, cache_dir, render_drums
+    from beat_selection.beats import DrumHit, render_drums
     for file, metre in mma_files():
         if held_out_file(file) != held_out or file in TEMPO_FACTOR or file in TEMPO_FIXED: continue
         style = FILE_STYLES.get(file, "waltz" if metre == 3 else "other")
-        names = sorted(groove_names(MMA_LIB / f"{file}.mma"), key=lambda n: zlib.crc32(n.encode()))
-        declared = _doc_tempo((MMA_LIB / f"{file}.mma").read_text(errors="replace"))
+        text = (MMA_LIB / f"{file}.mma").read_text(errors="replace")
+        names = sorted(groove_names(text), key=lambda n: zlib.crc32(n.encode()))
+        declared = doc_tempo(text)
         for name, draw in itertools.product(names[:per_waltz_file if metre == 3 else per_file], range(tempo_draws)):
             rng = np.random.default_rng(zlib.crc32(f"{file}|{name}{f'|{draw}' if draw else ''}".encode()))
             centre = declared if declared and 40 <= declared <= 260 else STYLE_TEMPO.get(style, 110.0)
@@ -210,7 +211,7 @@ def human_mma_set(held_out: bool, per_file: int = 1, per_waltz_file: int = 3, se
             bars = int(np.ceil(seconds / (metre * 60 / bpm))) + 3
             groove = Groove(file, name, style, 120.0)
             try:
-                content = read_midi(render_midi(groove, bars, cache_dir() / "mma" / "analysis-bench" / f"{groove.slug}_{bars}bars.mid"))
+                content = read_midi(render_midi(groove, bars))
             except RuntimeError:
                 continue  # mma could not compile this groove on its own
             if content.time_signature[0] != metre: continue
@@ -222,7 +223,7 @@ def human_mma_set(held_out: bool, per_file: int = 1, per_waltz_file: int = 3, se
             hits = [DrumHit(t - start, voice, v) for t, voice, v in played if start - 0.05 <= t < start + seconds]
             audio = render_drums(hits, kit, int(seconds * 22050), 22050, rng)
             if progress: print(f"{file}:{name} {bpm} BPM {metre}/4 {style} swing {swing:.1f}/{unit}", file=sys.stderr)
-            yield dict(file=file, source=file.split("/")[0], groove=name, style=style, bpm=bpm, meter=metre,
+            yield dict(file=file, source=file.split("/")[0], groove=name, draw=draw, style=style, bpm=bpm, meter=metre,
                        swing=swing, unit=unit, kit=kit, audio=(0.9 * audio / (np.abs(audio).max() + 1e-12)).astype(np.float32))
 
 
