@@ -25,29 +25,21 @@ from .audio import (DEFAULT_SR, LOUDNESS_STEP, Audio, AudioSource, audio_from_ar
                                   loudness_steps)
 
 # %% auto #0
-__all__ = ['HOP', 'N_FFT', 'FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'LEVEL_LAGS', 'LEVEL_FEATURE_NAMES', 'MODELS_DIR',
-           'LEVEL_MODEL_ARRAYS', 'RELATIONS', 'TIGHTNESS', 'REFINE_TOLERANCE', 'METER_STEPS', 'METER_LAGS',
-           'METER_FEATURE_NAMES', 'METER_WEIGHTS', 'METER_BIAS', 'STEPS_PER_BEAT', 'SWING_POINTS', 'SWING_PERCENTS',
-           'SWING_WIDTH', 'SWING_SHIFTS', 'SWING_MIN_16THS', 'PITCH_CLASSES', 'CHROMA_SR', 'CHROMA_FFT',
-           'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY', 'BASS_OVERTONE_DECAY',
-           'BASS_WEIGHT', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'CHORD_FRAMES', 'CHORD_BASS_WEIGHT', 'CHORD_WEIGHT',
-           'OUT_OF_KEY', 'CHORD_FUNCTIONS', 'CHORD_TEMPLATES', 'ROOT_TEMPLATES', 'KEY_CHORDS', 'KEY_TEMPERATURE',
-           'ANALYSIS_VERSION', 'FEATURE_NAMES', 'Spectra', 'hann_window', 'stft_magnitude', 'hz_to_mel', 'mel_to_hz',
-           'mel_frequencies', 'mel_filterbank', 'compute_spectra', 'band_novelty', 'autocorrelation', 'beat_periods',
-           'tempo_salience', 'salience_peaks', 'onset_count', 'onset_rates', 'level_features', 'LevelModel',
-           'tempo_level_model', 'fit_level_model', 'TempoCandidate', 'relation_to', 'estimate_tempo',
-           'beat_local_score', 'beat_cumulative_score', 'last_beat', 'track_beats', 'refine_tempo', 'beat_strengths',
-           'beat_vectors', 'lag_similarity', 'meter_features', 'estimate_meter', 'downbeat_phase', 'step_frames',
-           'rhythm_grid', 'beat_profile', 'Swing', 'swing_templates', 'estimate_swing', 'swing_long_short',
-           'metrical_levels', 'syncopation', 'estimate_tuning', 'fold_to_chroma', 'spectral_peaks', 'pitch_chroma',
-           'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'chord_templates',
-           'chord_shares', 'chord_functions', 'key_scores', 'KeyEstimate', 'estimate_key', 'block_loudness',
-           'loudness_lufs', 'loudness_range', 'spectral_flatness', 'spectral_summary', 'energy_score',
-           'danceability_score', 'Analysis', 'Rhythm', 'rhythm_at', 'analyze_with_spectra', 'analyze', 'feature_vector']
+__all__ = ['FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'MODELS_DIR', 'METER_WEIGHTS', 'METER_BIAS', 'STEPS_PER_BEAT',
+           'PITCH_CLASSES', 'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY',
+           'BASS_OVERTONE_DECAY', 'BASS_WEIGHT', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'ANALYSIS_VERSION',
+           'FEATURE_NAMES', 'Spectra', 'compute_spectra', 'band_novelty', 'autocorrelation', 'beat_periods',
+           'tempo_salience', 'salience_peaks', 'level_features', 'LevelModel', 'tempo_level_model', 'fit_level_model',
+           'TempoCandidate', 'estimate_tempo', 'track_beats', 'meter_features', 'estimate_meter', 'step_frames',
+           'rhythm_grid', 'Swing', 'estimate_swing', 'swing_long_short', 'syncopation', 'pitch_chroma',
+           'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'KeyEstimate', 'estimate_key',
+           'block_loudness', 'loudness_lufs', 'Analysis', 'analyze_with_spectra', 'analyze', 'feature_vector']
 
 # %% ../nbs/01_features.ipynb #31539a99
 HOP = 512
 N_FFT = 1024
+
+# %% ../nbs/01_features.ipynb #d3e26b5a
 FPS = DEFAULT_SR / HOP  # analysis frames per second
 BANDS: dict[str, tuple[float, float]] = {"low": (20.0, 150.0), "mid": (150.0, 2500.0), "high": (5000.0, 11025.0)}
 
@@ -59,6 +51,7 @@ class Spectra:
     logmel: np.ndarray      # (mel bands, frames), log-compressed
     mel_freqs: np.ndarray   # centre of each mel band, Hz
 
+# %% ../nbs/01_features.ipynb #568cf6d2
 @functools.lru_cache(maxsize=4)
 def hann_window(n_fft: int) -> np.ndarray:
     "Periodic Hann window (the FFT-friendly one librosa and scipy use for spectra), `float32`."
@@ -103,6 +96,7 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
     weights = np.maximum(0, np.minimum(-ramps[:-2] / widths[:-1, None], ramps[2:] / widths[1:, None]))
     return (weights * (2.0 / (edges[2:] - edges[:-2]))[:, None]).astype(np.float32)
 
+# %% ../nbs/01_features.ipynb #c59f2d93
 def compute_spectra(y: np.ndarray, sr: int = DEFAULT_SR) -> Spectra:
     "The rhythm view of `y`: power STFT and a 64-band log-mel spectrogram."
     power = np.empty((N_FFT // 2 + 1, 1 + len(y) // HOP), np.float32)
@@ -111,7 +105,6 @@ def compute_spectra(y: np.ndarray, sr: int = DEFAULT_SR) -> Spectra:
     mel = mel_filterbank(sr, N_FFT, 64, 20.0, sr / 2) @ power
     return Spectra(power, np.fft.rfftfreq(N_FFT, 1.0 / sr), np.log1p(1000 * mel),
                    mel_frequencies(66, 20.0, sr / 2)[1:-1])
-
 
 # %% ../nbs/01_features.ipynb #a6d57d43
 def band_novelty(spectra: Spectra) -> dict[str, np.ndarray]:
@@ -172,6 +165,7 @@ def onset_rates(bands: dict[str, np.ndarray]) -> np.ndarray:
     seconds = len(bands["low"]) / FPS
     return np.array([onset_count(bands[b]) / seconds for b in BANDS])
 
+# %% ../nbs/01_features.ipynb #47b62eea
 def level_features(bands: dict[str, np.ndarray], salience: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     "(peaks, features) describing each candidate tempo as `LEVEL_FEATURE_NAMES` lays out."
     period = beat_periods()
@@ -188,8 +182,11 @@ def level_features(bands: dict[str, np.ndarray], salience: np.ndarray, peaks: np
 
 # %% ../nbs/01_features.ipynb #e79d29e1
 MODELS_DIR = Path(str(importlib.resources.files("beat_selection"))) / "models"
+
+# %% ../nbs/01_features.ipynb #9548d2ac
 LEVEL_MODEL_ARRAYS = ("mean", "scale", "hidden_weights", "hidden_bias", "output_weights", "linear_weights")
 
+# %% ../nbs/01_features.ipynb #b1a567d5
 @dataclass
 class LevelModel:
     "Scorer of tempo candidates: tanh hidden layer plus a linear path on standardised features, softmax over peaks."
@@ -264,6 +261,7 @@ class TempoCandidate:
     relation: str       # "best", "half", "double", "2:3", "3:2", "3:4", "4:3", "1:3", "3:1" or "other"
     probability: float  # the level model's probability for this reading
 
+# %% ../nbs/01_features.ipynb #1e6b4d7a
 RELATIONS = {"half": 0.5, "double": 2.0, "2:3": 2 / 3, "3:2": 1.5, "3:4": 0.75, "4:3": 4 / 3, "1:3": 1 / 3, "3:1": 3.0}
 
 def relation_to(bpm: float, best: float) -> str:
@@ -271,6 +269,7 @@ def relation_to(bpm: float, best: float) -> str:
     ratio = bpm / best
     return next((name for name, f in RELATIONS.items() if abs(ratio / f - 1) < 0.03), "other")
 
+# %% ../nbs/01_features.ipynb #6e943437
 def estimate_tempo(bands: dict[str, np.ndarray], salience: np.ndarray, model: LevelModel | None = None,
                    top: int = 5) -> list[TempoCandidate]:
     "Tempo candidates from the band onset curves and their summed curve's salience, most probable first."
@@ -331,6 +330,7 @@ def last_beat(cumulative: np.ndarray) -> int:
     good = np.flatnonzero(peak & (cumulative >= 0.5 * np.median(cumulative[peak])))
     return int(good[-1]) if len(good) else len(cumulative) - 1
 
+# %% ../nbs/01_features.ipynb #b95e62cc
 def track_beats(onsets: np.ndarray, bpm: float, tightness: float = TIGHTNESS) -> np.ndarray:
     "Beat positions in frames for an onset curve at a known tempo: `librosa.beat.beat_track(trim=False)`'s."
     if len(onsets) < 2 or not onsets.any(): return np.zeros(0, int)
@@ -346,6 +346,7 @@ def track_beats(onsets: np.ndarray, bpm: float, tightness: float = TIGHTNESS) ->
     if len(positive) == 0: return np.zeros(0, int)
     return beats[(beats >= positive[0]) & (beats <= positive[-1])]
 
+# %% ../nbs/01_features.ipynb #91e8b580
 REFINE_TOLERANCE = 0.02  # the beats may move the tempo this far from the periodicity's reading, no further
 
 def refine_tempo(bpm: float, beats: np.ndarray) -> float:
@@ -354,7 +355,6 @@ def refine_tempo(bpm: float, beats: np.ndarray) -> float:
     numbers = np.concatenate([[0], np.cumsum(np.maximum(1, np.round(np.diff(beats) * bpm / (60.0 * FPS))))])
     fitted = 60.0 * FPS / float(np.polyfit(numbers, beats, 1)[0])  # frames per beat -> BPM
     return fitted if abs(fitted / bpm - 1) < REFINE_TOLERANCE else bpm
-
 
 # %% ../nbs/01_features.ipynb #aaa90da9
 def beat_strengths(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
@@ -365,11 +365,14 @@ def beat_strengths(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarra
 METER_STEPS = 4  # points per beat that describe it
 METER_LAGS = (2, 3, 4, 6, 8, 9)
 METER_FEATURE_NAMES = ("similarity_3_minus_4", "similarity_6_minus_8", "similarity_9_minus_8", "similarity_2_minus_3")
+
+# %% ../nbs/01_features.ipynb #2ecbb424
 # logistic regression on METER_FEATURE_NAMES (then the intercept), probability of 3/4; fitted by
 # `python bench/analysis.py --fit-meter` (see the text above)
 METER_WEIGHTS = np.array([9.5816, 5.5988, 3.8834, 2.8447])
 METER_BIAS = -0.9697
 
+# %% ../nbs/01_features.ipynb #7b2ffed2
 def beat_vectors(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
     "(beats - 1, 3 × METER_STEPS): each band's strongest onset (±1 frame) at METER_STEPS points of every beat."
     points = np.round(beats[:-1, None] + np.diff(beats)[:, None] * (np.arange(METER_STEPS) / METER_STEPS)).astype(int)
@@ -383,6 +386,7 @@ def lag_similarity(vectors: np.ndarray, lag: int) -> float:
     a, b = z[:-lag], z[lag:]
     return float(np.mean(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-9)))
 
+# %% ../nbs/01_features.ipynb #2104dcce
 def meter_features(bands: dict[str, np.ndarray], beats: np.ndarray) -> np.ndarray:
     "The contrasts `METER_FEATURE_NAMES` lays out."
     s = {lag: lag_similarity(beat_vectors(bands, beats), lag) for lag in METER_LAGS}
@@ -397,11 +401,13 @@ def estimate_meter(bands: dict[str, np.ndarray], beats: np.ndarray) -> tuple[int
 # %% ../nbs/01_features.ipynb #85d8da87
 STEPS_PER_BEAT = 4
 
+# %% ../nbs/01_features.ipynb #f66a0b38
 def downbeat_phase(per_beat: np.ndarray, meter: int) -> int:
     "Index (0..meter-1) of the first downbeat: where kick minus snare is highest on average."
     accent = per_beat[:, 0] - per_beat[:, 1]
     return int(np.argmax([accent[p::meter].mean() if len(accent[p::meter]) else -np.inf for p in range(meter)]))
 
+# %% ../nbs/01_features.ipynb #aec12d93
 def step_frames(beats: np.ndarray) -> np.ndarray:
     "Frame of every 16th step between consecutive beats: (beats - 1, STEPS_PER_BEAT)."
     fractions = np.arange(STEPS_PER_BEAT) / STEPS_PER_BEAT
@@ -431,12 +437,14 @@ def beat_profile(onsets: np.ndarray, beats: np.ndarray, points: int = SWING_POIN
     positions = beats[:-1, None] + np.diff(beats)[:, None] * (np.arange(points) / points)
     return np.interp(positions, np.arange(len(onsets)), onsets).mean(axis=0)
 
+# %% ../nbs/01_features.ipynb #63b42efe
 class Swing(NamedTuple):
     "Swing as a drum machine sets it."
     percent: float     # where the second note of a pair falls: 50 straight, 66.7 triplet, 75 hard shuffle
     unit: int          # 8 or 16: the notes that swing
     confidence: float  # 0..1, R² of the winning template
 
+# %% ../nbs/01_features.ipynb #ecb173d4
 def _bump(position: float) -> np.ndarray:
     "A Gaussian onset at `position` (fraction of the beat), wrapping around the beat."
     distance = np.abs((np.arange(SWING_POINTS) / SWING_POINTS - position + 0.5) % 1.0 - 0.5)
@@ -456,6 +464,7 @@ def swing_templates() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     designs = np.array(designs)
     return np.array(units), np.array(percents), designs, np.linalg.pinv(designs)
 
+# %% ../nbs/01_features.ipynb #494ff477
 def _best_setting(y: np.ndarray) -> tuple[float, float, int]:
     "(R², percent, unit) of the template that explains a profile (max 1) best; R² -inf when none fits."
     total = float(((y - y.mean()) ** 2).sum())
@@ -483,6 +492,7 @@ def swing_long_short(percent: float) -> float:
     "The long:short ratio of a swing percentage: 1 straight, 2 triplet, 3 at 75 %."
     return percent / (100 - percent)
 
+# %% ../nbs/01_features.ipynb #1da80f86
 def metrical_levels(steps: int) -> np.ndarray:
     "Strength level of each 16th step of a bar (0 downbeat … 4 offbeat 16th); every beat equal in 3/4."
     beats_per_bar = steps // STEPS_PER_BEAT
@@ -492,6 +502,7 @@ def metrical_levels(steps: int) -> np.ndarray:
         return 3 if i % 2 == 0 else 4
     return np.array([level(i) for i in range(steps)])
 
+# %% ../nbs/01_features.ipynb #a12a3ac3
 def syncopation(grid: np.ndarray) -> float:
     "Share of onset weight on weak steps not resolved by the next stronger step, in [0, 1]."
     steps, level = grid.shape[1], metrical_levels(grid.shape[1])
@@ -504,6 +515,8 @@ def syncopation(grid: np.ndarray) -> float:
 
 # %% ../nbs/01_features.ipynb #1595ee33
 PITCH_CLASSES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+
+# %% ../nbs/01_features.ipynb #e3af444a
 CHROMA_SR, CHROMA_FFT = 11_025, 4096
 
 def estimate_tuning(average: np.ndarray, freqs: np.ndarray) -> float:
@@ -530,6 +543,7 @@ def spectral_peaks(magnitude: np.ndarray) -> np.ndarray:
     magnitude[magnitude < scipy.ndimage.maximum_filter1d(magnitude, 3, axis=0)] = 0.0
     return magnitude
 
+# %% ../nbs/01_features.ipynb #9eb5195e
 def pitch_chroma(y: np.ndarray, sr: int = DEFAULT_SR) -> tuple[np.ndarray, np.ndarray, float]:
     "Treble chroma, bass chroma (12 × frames each) and the tuning of `y`."
     y11 = soxr.resample(y, sr, CHROMA_SR, quality="MQ")
@@ -633,6 +647,7 @@ def key_scores(treble: np.ndarray, bass: np.ndarray) -> np.ndarray:
 # %% ../nbs/01_features.ipynb #36d5f31c
 KEY_TEMPERATURE = 0.14  # the softmax's: its mean confidence matches accuracy on the tuning sets (lowest log-loss)
 
+# %% ../nbs/01_features.ipynb #9a54f626
 @dataclass
 class KeyEstimate:
     "Tonic (0 = C), mode, and how sure we are."
@@ -674,6 +689,7 @@ def loudness_lufs(energy: np.ndarray) -> float:
     kept = _gated(block_loudness(energy, 0.4, 0.1), 10.0)
     return float(10 * np.log10(np.mean(10 ** (kept / 10)))) if len(kept) else -70.0
 
+# %% ../nbs/01_features.ipynb #d04a30fe
 def loudness_range(energy: np.ndarray) -> float:
     "EBU R128 loudness range (LU): 10th to 95th percentile of gated 3 s loudness."
     kept = _gated(block_loudness(energy, 3.0, 1.0), 20.0)
@@ -779,6 +795,7 @@ def rhythm_at(bands: dict[str, np.ndarray], onsets: np.ndarray, bpm: float) -> R
     swing = estimate_swing(beat_profile(bands["mid"] + bands["high"], beats))
     return Rhythm(beats, per_beat, meter, meter_confidence, grid, swing, int(beats[phase]) if len(beats) else 0)
 
+# %% ../nbs/01_features.ipynb #84b4f3ab
 def _as_audio(audio: Union[Audio, np.ndarray, AudioSource]) -> Audio:
     if isinstance(audio, Audio): return audio
     return audio_from_array(audio) if isinstance(audio, np.ndarray) else load_audio(audio)
