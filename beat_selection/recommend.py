@@ -25,11 +25,11 @@ __all__ = ['TEMPO_READINGS', 'TEMPO_TOLERANCE', 'TEMPO_FREE', 'TEMPO_SPREAD', 'O
            'PER_SEMITONE', 'FEEL_WEIGHTS', 'NEUTRAL', 'RANGE_SPREAD', 'RANGE_FLOOR', 'EXACT_LIMIT', 'SHORTLIST_SIZE',
            'KEY_CLASSES', 'TEMPO_BIN', 'GRID_SIZE', 'TempoFit', 'tempo_fits', 'tempo_fit', 'KeyFit', 'camelot_position',
            'key_relation', 'key_fit', 'unit_rows', 'grid_vector', 'replayed_tempo_fits', 'replayed_tempo_fit',
-           'replayed_key_fit', 'scale_shift', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query',
-           'runner_up_key', 'centred', 'rotate_chroma', 'component_scores', 'feel', 'total_score', 'tempo_reason',
-           'key_reason', 'replayed_tempo_reason', 'replayed_key_reason', 'energy_reason', 'groove_reason', 'Match',
-           'Recommendation', 'explain', 'recommend', 'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays',
-           'QueryTerms', 'unit_rows32', 'exact_scores', 'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of',
+           'replayed_key_fit', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query', 'runner_up_key',
+           'centred', 'rotate_chroma', 'component_scores', 'feel', 'total_score', 'tempo_reason', 'key_reason',
+           'replayed_tempo_reason', 'replayed_key_reason', 'energy_reason', 'groove_reason', 'Match', 'Recommendation',
+           'explain', 'recommend', 'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'QueryTerms',
+           'unit_rows32', 'exact_scores', 'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of',
            'require_embedding_size', 'shortlisted_index']
 
 # %% ../nbs/04_recommend.ipynb #228139f2
@@ -157,14 +157,11 @@ def replayed_tempo_fit(track_bpm: float, style: str) -> TempoFit:
 
 
 def replayed_key_fit(track: tuple[int, bool], beat: tuple[int, bool]) -> KeyFit:
-    "A default beat is made again in the track's key: the same key, and nothing to transpose (`target` names the key)."
-    return KeyFit("same key", 0, key_name(*track), KEY_FITS["same key"])
-
-
-def scale_shift(track: tuple[int, bool], beat: tuple[int, bool]) -> int:
-    "Semitones (0..11) moving a beat's pitch classes onto the track's scale: its tonic onto the track's, or onto the relative key's."
-    relative = 0 if track[1] == beat[1] else (3 if track[1] else -3)  # a major beat under a minor track: its relative major
-    return (track[0] + relative - beat[0]) % 12
+    """A default beat is made again in the track's key, or in its relative key when the beat is in the other mode:
+    the same notes, and the beat's chords keep their mode. A full fit either way; `transpose` moves the preview there."""
+    tonic = track[0] if track[1] == beat[1] else (track[0] + (3 if track[1] else -3)) % 12  # A minor <-> C major
+    relation = "same key" if track[1] == beat[1] else "relative key"
+    return KeyFit(relation, (tonic - beat[0] + 6) % 12 - 6, key_name(tonic, beat[1]), KEY_FITS["same key"])
 
 
 # %% ../nbs/04_recommend.ipynb #cf1ee1fd
@@ -288,8 +285,10 @@ def component_scores(query: Query, index: CatalogueIndex) -> tuple[dict[str, np.
         for i in np.flatnonzero(index.replayable):
             beat_key = (int(index.tonic[i]), bool(index.minor[i]))
             tempos[i] = TempoFit(float(replay_reading[i]), round(a.tempo * float(replay_reading[i]), 2), 0.0, float(replay_fit[i]))
-            keys[i], shifts[i] = replayed_key_fit(query.key, beat_key), scale_shift(query.key, beat_key)
-            key[i] = certainty * keys[i].fit + (1 - certainty) * key_fit(runner_up, query.key).fit
+            keys[i] = replayed_key_fit(query.key, beat_key)
+            shifts[i] = keys[i].transpose
+            target = ((beat_key[0] + keys[i].transpose) % 12, beat_key[1])
+            key[i] = certainty * keys[i].fit + (1 - certainty) * key_fit(runner_up, target).fit
         tempo = np.where(index.replayable, replay_fit, tempo)
     probabilities = np.array([query.prediction.probabilities[s] for s in STYLE_IDS])
     style = probabilities[index.style] / probabilities.max()
@@ -342,10 +341,14 @@ def replayed_tempo_reason(track_bpm: float, style: str, fit: TempoFit) -> str:
     return f"made again at {fit.target_bpm:.1f} BPM, {reading}: {where} {STYLE_NAMES[style]}'s {low:g}–{high:g} BPM"
 
 
-def replayed_key_reason(track_key: tuple[int, bool], beat_key: tuple[int, bool], harmony: float) -> str:
-    "One sentence on the key of a beat made again in the track's key."
-    return (f"made again in your key, {key_name(*track_key)} ({camelot(*track_key)}), from its preview in "
-            f"{key_name(*beat_key)}; {harmony * 100:.0f} % of the pitch content shared")
+def replayed_key_reason(track_key: tuple[int, bool], beat_key: tuple[int, bool], fit: KeyFit, harmony: float) -> str:
+    "One sentence on the key of a beat made again in the track's key (or its relative key: `replayed_key_fit`)."
+    target = ((beat_key[0] + fit.transpose) % 12, beat_key[1])
+    where = ("your key" if fit.relation == "same key" else
+             f"the relative key of your {key_name(*track_key)} ({camelot(*track_key)}), the same notes")
+    moved = ("as its preview" if fit.transpose == 0 else
+             f"its preview moved {abs(fit.transpose)} semitone{'s' if abs(fit.transpose) > 1 else ''} {'up' if fit.transpose > 0 else 'down'}")
+    return f"made again in {fit.target} ({camelot(*target)}), {where}, {moved}; {harmony * 100:.0f} % of the pitch content shared"
 
 
 def energy_reason(track_energy: float, beat_energy: float) -> str:
@@ -411,7 +414,7 @@ def explain(query: Query, beat: BeatRecord, parts: dict[str, float], tempo: Temp
     "The reasons of one match (`replayed`: a default beat, made again at the track's tempo and key)."
     a, beat_key = query.analysis, (beat.tonic, beat.mode == "minor")
     return {"tempo": replayed_tempo_reason(a.tempo, beat.style, tempo) if replayed else tempo_reason(a.tempo, beat.bpm, tempo),
-            "key": (replayed_key_reason(query.key, beat_key, parts["harmony"]) if replayed else
+            "key": (replayed_key_reason(query.key, beat_key, key, parts["harmony"]) if replayed else
                     key_reason(query.key, beat_key, key, parts["harmony"])),
             "energy": energy_reason(a.energy, beat.energy),
             "groove": groove_reason(beat.style, parts["style"], parts["sound"], parts["groove"])}

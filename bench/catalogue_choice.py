@@ -10,7 +10,7 @@ the training seeds, 0 and up, the held-out ones, 1 000 000 and up, and the defau
 up), drawn from the held-out kits (sampled kits the style model never heard, where Debian's packages are
 installed, else the synthesized kit); plus `data/sample.wav`. The tempo constants of the replayed beats'
 score (`RANGE_FLOOR`, `RANGE_SPREAD`) were chosen on the tracks of `--start 0` (floors 0.8-1.0, widths 0.1 and
-0.2 tried: 306 to 329 of 336; 0.9 and 0.2 reach the plateau of 329 with a tempo preference left); the default
+0.2 tried: 302 to 327 of 336; 0.9 and 0.2 reach 326, one short of no tempo preference at all); the default
 measures on other seeds.
 
 "Recognised" is the style model's first choice for the track (which is not always the style it was generated
