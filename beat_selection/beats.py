@@ -8,6 +8,7 @@ Docs: https://beat-selection.github.io/beat_selection/beats.html.md"""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -32,12 +33,14 @@ __all__ = ['GM_DRUM_KEYS', 'HIT_VELOCITY', 'STYLES', 'SOUNDFONT_PATHS', 'SOUNDFO
            'HELD_OUT_KITS', 'TRAIN_KITS', 'HYDROGEN_VOICES', 'CHORD_TONES', 'DEGREES', 'PROGRESSIONS',
            'DRUM_INSTRUMENTS', 'TIME_KEEPERS', 'PRE_ROLL', 'PROGRAMMED_STYLES', 'LAID_BACK_STYLES', 'DRIFT_BARS',
            'SECTION_BARS', 'SECTION_SWAPS', 'BASS_FLOOR', 'LONGEST_NOTE', 'SYNTH_LEVEL', 'ONE_SHOT_SECONDS', 'TIMBRES',
-           'PARTS', 'GENERATOR_VERSION', 'SPLITS', 'Featurize', 'Style', 'kit_available', 'hydrogen_kit', 'Chord',
-           'Effects', 'VoiceSound', 'Plan', 'progression_chords', 'draw_effects', 'playable', 'draw_drum_sounds',
-           'choose_kit', 'BeatSpec', 'vary_groove', 'jazz_swing', 'draw_plan', 'step_grid', 'Feel', 'draw_feel',
-           'drift_curve', 'Timing', 'DrumHit', 'Note', 'drum_bar', 'section_groove', 'drum_events', 'bass_pitch',
-           'voicing', 'harmony_events', 'synth_kit', 'soundfont_has', 'render_drums', 'synth_tone', 'render_notes',
-           'master', 'Beat', 'generate_beat', 'dataset_items', 'sound_sources', 'build_dataset']
+           'PARTS', 'GROOVE_ROWS', 'GRID_STEPS', 'MIN_GROOVE_DISTANCE', 'CATALOGUE_GROOVES', 'GrooveEdit',
+           'GROOVE_EDITS', 'GENERATOR_VERSION', 'SPLITS', 'Featurize', 'Style', 'kit_available', 'hydrogen_kit',
+           'Chord', 'Effects', 'VoiceSound', 'Plan', 'progression_chords', 'draw_effects', 'playable',
+           'draw_drum_sounds', 'choose_kit', 'BeatSpec', 'vary_groove', 'jazz_swing', 'draw_plan', 'step_grid', 'Feel',
+           'draw_feel', 'drift_curve', 'Timing', 'DrumHit', 'Note', 'drum_bar', 'section_groove', 'drum_events',
+           'bass_pitch', 'voicing', 'harmony_events', 'synth_kit', 'soundfont_has', 'render_drums', 'synth_tone',
+           'render_notes', 'master', 'Beat', 'generate_beat', 'groove_grid', 'groove_distance', 'catalogue_grooves',
+           'dataset_items', 'sound_sources', 'build_dataset']
 
 # %% ../nbs/02_beats.ipynb #66a23bd1
 from .core import STYLE_IDS, STYLE_NAMES  # every stage names styles: the taxonomy lives in the core
@@ -506,6 +509,7 @@ class BeatSpec:
     bars: int = 8
     seconds: float | None = None
     kit: str | None = None
+    groove: int | None = None  # the i-th of `catalogue_grooves(style)`, played as written; None: drawn from the seed
 
 
 # %% ../nbs/02_beats.ipynb #74adb19d
@@ -552,6 +556,8 @@ def draw_plan(spec: BeatSpec, style: Style, rng: np.random.Generator, kits: Sequ
     bpm = round(float(rng.uniform(*style.tempo)), 1)
     tonic, mode = int(rng.integers(12)), ("major", "minor")[int(rng.integers(2))]
     first, second = (style.grooves[i] for i in rng.integers(len(style.grooves), size=2))
+    if spec.groove is not None:  # a catalogue groove is the beat's identity: every bar plays it (drawn ones stay drawn)
+        first = second = catalogue_grooves(style)[spec.groove]
     steps = len(next(iter(first.values())))
     alt = second if len(next(iter(second.values()))) == steps else first  # never mix grids
     triplet_grid = steps // style.beats_per_bar == 3
@@ -574,7 +580,9 @@ def draw_plan(spec: BeatSpec, style: Style, rng: np.random.Generator, kits: Sequ
              "chords": float(rng.uniform(-9, -3))}
     effects = draw_effects(style, rng)
     amount = float(rng.uniform(0, 1))
-    first, alt = vary_groove(first, amount, rng), vary_groove(alt, amount, rng)
+    varied = vary_groove(first, amount, rng), vary_groove(alt, amount, rng)
+    if spec.groove is None:
+        first, alt = varied
     drum_sounds = draw_drum_sounds(kit, kits, rng, sr)
     if spec.bpm is not None:
         bpm = float(spec.bpm)
@@ -1144,6 +1152,7 @@ class Beat:
     swing: float
     sr: int
     stems: dict[str, np.ndarray] = field(repr=False)  # part -> float32 mono audio
+    groove: int | None = None  # the `catalogue_grooves` index it plays, when asked for one
 
     @property
     def audio(self) -> np.ndarray:
@@ -1156,12 +1165,16 @@ class Beat:
 
     @property
     def name(self) -> str:
-        return f"{STYLE_NAMES.get(self.style, self.style.title())} {self.bpm:g} BPM {self.key} #{self.seed}"
+        style = STYLE_NAMES.get(self.style, self.style.title())
+        if self.groove is not None:
+            return f"{style} groove {self.groove + 1}, {self.bpm:g} BPM {self.key}"
+        return f"{style} {self.bpm:g} BPM {self.key} #{self.seed}"
 
     def metadata(self) -> dict[str, Any]:
         "JSON-ready description (no audio)."
         return dict(style=self.style, bpm=self.bpm, key=self.key, tonic=self.tonic, mode=self.mode, bars=self.bars,
-                    kit=self.kit, seed=self.seed, swing=self.swing, sr=self.sr, name=self.name)
+                    kit=self.kit, seed=self.seed, swing=self.swing, sr=self.sr, name=self.name,
+                    **({} if self.groove is None else {"groove": self.groove}))
 
 # %% ../nbs/02_beats.ipynb #4e12f8d7
 def _render_stems(plan: Plan, style: Style, drums: list[DrumHit], notes: list[Note], n: int, sr: int,
@@ -1196,6 +1209,8 @@ def generate_beat(spec: BeatSpec, seed: int, parts: Sequence[str] = ("full",), s
     if unknown := set(parts) - set(PARTS):
         raise ValueError(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
     style = styles[spec.style]
+    if spec.groove is not None and not 0 <= spec.groove < len(catalogue_grooves(style)):
+        raise ValueError(f"no groove {spec.groove} in {spec.style}: it has {len(catalogue_grooves(style))}")
     streams = np.random.SeedSequence([seed, zlib.crc32(spec.style.encode())]).spawn(5 + len(PARTS))
     plan_rng, timing_rng, drum_rng, sound_rng, _, *master_rngs = (np.random.default_rng(s) for s in streams)
     plan = draw_plan(spec, style, plan_rng, kits, sr)
@@ -1216,7 +1231,207 @@ def generate_beat(spec: BeatSpec, seed: int, parts: Sequence[str] = ("full",), s
     audio = {part: master(_mix(stems, members[part], plan.gains_db), sr, plan.effects, master_rngs[PARTS.index(part)])
              for part in parts}
     return Beat(spec.style, plan.bpm, plan.tonic, plan.mode, spec.bars if spec.seconds is None else
-                int(np.ceil(seconds / bar_seconds)), plan.kit, seed, plan.swing, sr, audio)
+                int(np.ceil(seconds / bar_seconds)), plan.kit, seed, plan.swing, sr, audio, spec.groove)
+
+# %% ../nbs/02_beats.ipynb #05d90593
+GROOVE_ROWS: dict[str, tuple[str, ...]] = {  # the three rows a groove is compared on, and the voices each gathers
+    "kick": ("kick", "conga_lo", "tom_lo"),
+    "snare": ("snare", "clap", "rim", "claves", "conga_hi", "tom_hi"),
+    "hat": ("hat", "hat_open", "shaker", "ride", "cowbell", "crash")}
+GRID_STEPS = 48  # one bar on a grid both a 16-step and a 12-step pattern land on exactly
+MIN_GROOVE_DISTANCE = 3  # grooves differing in fewer kick/snare/hat steps are the same groove played differently
+CATALOGUE_GROOVES = 24  # grooves per style in the catalogue table
+
+
+def groove_grid(groove: dict[str, str]) -> np.ndarray:
+    "(3, 48) bool: where the kick, snare and hat rows (`GROOVE_ROWS`) play, on a grid of 48 steps per bar."
+    steps = len(next(iter(groove.values())))
+    grid = np.zeros((len(GROOVE_ROWS), GRID_STEPS), dtype=bool)
+    for row, voices in enumerate(GROOVE_ROWS.values()):
+        for voice in voices:
+            for step, symbol in enumerate(groove.get(voice, "")):
+                grid[row, step * GRID_STEPS // steps] |= symbol != "-"
+    return grid
+
+
+def groove_distance(a: dict[str, str], b: dict[str, str]) -> int:
+    "How many steps of the kick/snare/hat grid two grooves differ in."
+    return int(np.sum(groove_grid(a) != groove_grid(b)))
+
+
+# (groove, its style, played by a drummer rather than sequenced) -> the edited groove, or None where the edit does not apply
+GrooveEdit = Callable[[dict[str, str], Style, bool], "dict[str, str] | None"]
+
+
+def _per_beat(groove: dict[str, str], style: Style) -> int:
+    return len(next(iter(groove.values()))) // style.beats_per_bar
+
+
+def _playable_step(step: int, style: Style) -> bool:
+    "A style that swings eighths (jazz) plays on the eighths of its grid only."
+    return not (style.swing_eighths and step % 2)
+
+
+def _with(groove: dict[str, str], voice: str, pattern: str) -> dict[str, str]:
+    return {**groove, voice: pattern}
+
+
+def _set(pattern: str, step: int, symbol: str) -> str:
+    return pattern[:step] + symbol + pattern[step + 1:]
+
+
+def _time_keeper(groove: dict[str, str]) -> str:
+    "The voice keeping time: the busiest of hat, shaker and ride; a shaker joins a groove that has none."
+    present = [v for v in TIME_KEEPERS if v in groove]
+    return max(present, key=lambda v: sum(s != "-" for s in groove[v])) if present else "shaker"
+
+
+def _backbeat_voice(groove: dict[str, str]) -> str:
+    return next((v for v in ("snare", "clap", "rim") if v in groove), "snare")
+
+
+def _kick_added(step_of: Callable[[int, int], int]) -> GrooveEdit:
+    "An edit adding a kick at `step_of(steps, per_beat)`, unless one is there or it would land on an accented backbeat."
+    def edit(groove: dict[str, str], style: Style, played: bool) -> dict[str, str] | None:
+        steps, per_beat = len(next(iter(groove.values()))), _per_beat(groove, style)
+        step = step_of(steps, per_beat)
+        kick, backbeat = groove.get("kick"), groove.get(_backbeat_voice(groove), "-" * steps)
+        if kick is None or kick[step] != "-" or backbeat[step] == "X" or not _playable_step(step, style):
+            return None
+        return _with(groove, "kick", _set(kick, step, "x"))
+    return edit
+
+
+def _kick_dropped(groove: dict[str, str], style: Style, played: bool) -> dict[str, str] | None:
+    "The last unaccented kick left out: the accents that name the style stay."
+    kick = groove.get("kick")
+    if kick is None or not (soft := [i for i, s in enumerate(kick) if s in "xo"]):
+        return None
+    return _with(groove, "kick", _set(kick, soft[-1], "-"))
+
+
+def _kick_pushed(groove: dict[str, str], style: Style, played: bool) -> dict[str, str] | None:
+    "The last unaccented kick one step earlier: it anticipates instead of landing."
+    kick, by = groove.get("kick"), 2 if style.swing_eighths else 1
+    soft = [i for i, s in enumerate(kick or "") if s in "xo" and i >= by and kick[i - by] == "-"]
+    if not soft:
+        return None
+    return _with(groove, "kick", _set(_set(kick, soft[-1], "-"), soft[-1] - by, "x"))
+
+
+def _backbeat_extra(step_of: Callable[[int, int], int]) -> GrooveEdit:
+    """A played style gets ghost notes on the snare around the backbeat; a sequenced one an extra hit of its
+    backbeat voice (the drill and trap habit)."""
+    def edit(groove: dict[str, str], style: Style, played: bool) -> dict[str, str] | None:
+        steps, per_beat = len(next(iter(groove.values()))), _per_beat(groove, style)
+        voice = "snare" if played else _backbeat_voice(groove)
+        pattern = groove.get(voice, "-" * steps)
+        steps_ = step_of(steps, per_beat)
+        if any(pattern[s] != "-" or not _playable_step(s, style) for s in steps_):
+            return None
+        if not played and sum(s != "-" for s in pattern) > 2:  # a figure (the dembow), not a backbeat: kept as written
+            return None
+        for s in steps_:
+            pattern = _set(pattern, s, "o" if played else "x")
+        return _with(groove, voice, pattern)
+    return edit
+
+
+def _keeper_rhythm(subdivisions: dict[int, tuple[int, ...]]) -> GrooveEdit:
+    "An edit replaying the time keeper on the given subdivisions of every beat (per grid: 4 or 3 per beat)."
+    def edit(groove: dict[str, str], style: Style, played: bool) -> dict[str, str] | None:
+        per_beat = _per_beat(groove, style)
+        wanted = subdivisions.get(per_beat)
+        if wanted is None or (style.swing_eighths and (any(d % 2 for d in wanted) or 0 not in wanted)):
+            return None  # a style swinging eighths has no straight sixteenths, and its ride keeps the beat
+        voice = _time_keeper(groove)
+        old = groove.get(voice, "")
+        steps = len(next(iter(groove.values())))
+        new = "".join(("X" if old[:1] == "X" and i % per_beat == 0 else "x") if i % per_beat in wanted
+                      else "-" for i in range(steps))
+        return None if new == old else _with(groove, voice, new)
+    return edit
+
+
+def _open_hat(step_of: Callable[[int, int], int]) -> GrooveEdit:
+    "An open hat at `step_of(...)`, where the closed hat stops for it (a hat cannot be open and closed at once)."
+    def edit(groove: dict[str, str], style: Style, played: bool) -> dict[str, str] | None:
+        steps, per_beat = len(next(iter(groove.values()))), _per_beat(groove, style)
+        step = step_of(steps, per_beat)
+        opened = groove.get("hat_open", "-" * steps)
+        if opened[step] != "-" or not _playable_step(step, style):
+            return None
+        changed = _with(groove, "hat_open", _set(opened, step, "x"))
+        if "hat" in groove:
+            changed["hat"] = _set(groove["hat"], step, "-")
+        return changed
+    return edit
+
+
+GROOVE_EDITS: tuple[GrooveEdit, ...] = (  # in the order they are tried
+    _kick_added(lambda n, p: 2 * p - 1),          # the "a" of 2: pushes into beat 3
+    _keeper_rhythm({4: (0, 2), 3: (0, 2)}),        # time in eighths (shuffled eighths on a triplet grid)
+    _kick_added(lambda n, p: 3 * p + p // 2),     # the "and" of 4
+    _backbeat_extra(lambda n, p: (2 * p - 1, 2 * p + 1)),  # around beat 3
+    _keeper_rhythm({4: (0, 1, 2, 3), 3: (0, 1, 2)}),  # every sixteenth (every triplet)
+    _kick_added(lambda n, p: p + p // 2),         # the "and" of 2
+    _open_hat(lambda n, p: 3 * p + p // 2),       # an open hat on the "and" of 4
+    _kick_dropped,
+    _keeper_rhythm({4: (2,), 3: (2,)}),           # off-beats only
+    _backbeat_extra(lambda n, p: (n - 1, p - 1)),  # the last step of the bar and of beat 1
+    _kick_added(lambda n, p: n - 1),              # the last step: into the next bar
+    _keeper_rhythm({4: (0, 2, 3), 3: (0,)}),      # the gallop (quarters on a triplet grid)
+    _kick_pushed,
+    _open_hat(lambda n, p: p + p // 2),           # an open hat on the "and" of 2
+    _kick_added(lambda n, p: 2 * p + p // 2),     # the "and" of 3
+    _keeper_rhythm({4: (0,), 3: (0, 1)}),         # quarters
+)
+
+
+def _derive_grooves(style: Style, played: bool, count: int) -> tuple[dict[str, str], ...]:
+    """The style's own grooves, then edits of them (one edit of each, then two, three and four; base grooves taken
+    in turn), each kept only when it differs from every groove kept before in `MIN_GROOVE_DISTANCE` steps or more."""
+    kept: list[dict[str, str]] = []
+    grids: list[np.ndarray] = []
+
+    def keep(groove: dict[str, str]) -> None:
+        grid = groove_grid(groove)
+        if all(np.sum(grid != other) >= MIN_GROOVE_DISTANCE for other in grids):
+            kept.append(groove)
+            grids.append(grid)
+
+    for groove in style.grooves:
+        keep(groove)
+    bases = list(kept)
+    for depth in (1, 2, 3, 4):
+        for edits in itertools.product(range(len(GROOVE_EDITS)), repeat=depth):
+            if list(edits) != sorted(set(edits)):  # each set of edits once, in the table's order
+                continue
+            for base in bases:
+                if len(kept) >= count:
+                    return tuple(kept)
+                groove: dict[str, str] | None = base
+                for e in edits:
+                    groove = GROOVE_EDITS[e](groove, style, played) if groove is not None else None
+                if groove is not None:
+                    keep(groove)
+    return tuple(kept)
+
+
+@lru_cache(maxsize=None)
+def _catalogue_grooves(style_id: str) -> tuple[dict[str, str], ...]:
+    return _derive_grooves(STYLES[style_id], style_id not in PROGRAMMED_STYLES, CATALOGUE_GROOVES)
+
+
+def catalogue_grooves(style: str | Style) -> tuple[dict[str, str], ...]:
+    """A style's `CATALOGUE_GROOVES` distinct grooves: its own, then edits a drummer of the style would play (kicks
+    added, dropped or pushed, ghost notes or extra backbeats, the time keeper in another rhythm, open hats),
+    derived deterministically. `BeatSpec(groove=i)` plays the i-th."""
+    if isinstance(style, str):
+        return _catalogue_grooves(style)
+    style_id = next((k for k, v in STYLES.items() if v is style), None)
+    return _catalogue_grooves(style_id) if style_id else _derive_grooves(style, True, CATALOGUE_GROOVES)
+
 
 # %% ../nbs/02_beats.ipynb #c0ff08f5
 GENERATOR_VERSION = 5  # bump when a change to the generator changes its audio: it keys every cache

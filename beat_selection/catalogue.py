@@ -26,7 +26,7 @@ import numpy as np
 import soundfile
 
 from .audio import DEFAULT_SR, Audio, AudioError, AudioSource, load_audio
-from .beats import STYLES, Beat, BeatSpec, generate_beat
+from .beats import STYLES, Beat, BeatSpec, catalogue_grooves, generate_beat
 from .core import STYLE_IDS, STYLE_NAMES, atomic_write_bytes, cache_dir, exclusive_lock, parallel_map, parse_key
 from .features import MODELS_DIR, Analysis, camelot, key_name
 
@@ -38,8 +38,9 @@ __all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'MIGRATIONS'
            'database_url', 'PostgresConnection', 'without_password', 'ReadOnlyCatalogueError', 'writable',
            'cannot_open_wal_index', 'connect_read_only', 'AudioFormat', 'audio_format', 'encode_audio',
            'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan', 'planned_beat', 'planned_audio',
-           'planned_beat_of', 'render_planned', 'build_default', 'export_index', 'read_index', 'import_index',
-           'generate_missing_audio', 'write_default_index', 'default_versions', 'catalogue_dir', 'default_catalogue']
+           'planned_beat_of', 'style_tempo_range', 'render_planned', 'build_default', 'export_index', 'read_index',
+           'import_index', 'generate_missing_audio', 'write_default_index', 'default_versions', 'catalogue_dir',
+           'default_catalogue']
 
 # %% ../nbs/03a_catalogue.ipynb #60aa46e3
 @dataclass(frozen=True)
@@ -604,40 +605,48 @@ def _source_name(source: AudioSource) -> str | None:
 DEFAULT_SEED_BASE = 5_000_000
 DEFAULT_BARS = 8
 DEFAULT_KITS: tuple[str, ...] = ("synth",)  # always installed: the default beats are the same on every machine
-CATALOGUE_VERSION = 2  # bumped on purpose when the default plan or how its beats are made changes (2: synthesized kit only)
+CATALOGUE_VERSION = 3  # bumped on purpose when the default plan or how its beats are made changes
+# (2: synthesized kit only; 3: every beat a distinct groove of its style)
 ALL_KEYS: tuple[str, ...] = tuple(key_name(tonic, minor) for tonic in range(12) for minor in (False, True))
 KEY_STRIDE = 7  # prime to 24: each style starts on a different key
 DEFAULT_INDEX_PATH = MODELS_DIR / "default_catalogue.jsonl.gz"  # the default beats' records, shipped (no audio)
 
 
 class PlannedBeat(NamedTuple):
-    "One beat of the default catalogue, before it is generated."
+    "One beat of the default catalogue, before it is generated: a groove of its style, at the tempo and key of its preview."
     style: str
     bpm: float
     key: str
     seed: int
+    groove: int | None = None  # index into `catalogue_grooves(style)`; None: a beat of the plan before grooves
 
     @property
     def id(self) -> str:
-        digest = hashlib.sha1(f"{self.style}|{self.bpm}|{self.key}|{self.seed}|{DEFAULT_BARS}".encode()).hexdigest()
+        groove = "" if self.groove is None else f"|groove {self.groove}"  # ids of the earlier plan stay what they were
+        digest = hashlib.sha1(f"{self.style}|{self.bpm}|{self.key}|{self.seed}|{DEFAULT_BARS}{groove}".encode()).hexdigest()
         return f"{self.style}-{self.seed}-{digest[:6]}"
+
+    def at(self, bpm: float, key: str) -> "PlannedBeat":
+        "The same beat played at another tempo and in another key: what an audition renders."
+        return self._replace(bpm=float(bpm), key=key)
 
 
 def default_plan(per_style: int = 24) -> list[PlannedBeat]:
-    "The default catalogue: `per_style` beats of every style, tempos spread over its range, keys cycling."
+    "The default catalogue: the first `per_style` grooves of every style, tempos spread over its range, keys cycling."
     plan = []
     for s, style in enumerate(STYLE_IDS):
         low, high = STYLES[style].tempo
+        grooves = len(catalogue_grooves(style))  # more beats than grooves play them again with other seeds
         plan += [PlannedBeat(style, round(low + (high - low) * (i + 0.5) / per_style, 1),
-                             ALL_KEYS[(i + KEY_STRIDE * s) % len(ALL_KEYS)], DEFAULT_SEED_BASE + i)
+                             ALL_KEYS[(i + KEY_STRIDE * s) % len(ALL_KEYS)], DEFAULT_SEED_BASE + i, i % grooves)
                  for i in range(per_style)]
     return plan
 
 # %% ../nbs/03a_catalogue.ipynb #2bc9347c
 def planned_beat(planned: PlannedBeat) -> Beat:
-    "Generate one planned beat: eight bars, the synthesized kit, the plan's style, tempo, key and seed."
-    return generate_beat(BeatSpec(planned.style, bpm=planned.bpm, key=planned.key, bars=DEFAULT_BARS), planned.seed,
-                         kits=DEFAULT_KITS)
+    "Generate one planned beat: eight bars, the synthesized kit, the plan's style, groove, tempo, key and seed."
+    return generate_beat(BeatSpec(planned.style, bpm=planned.bpm, key=planned.key, bars=DEFAULT_BARS,
+                                  groove=planned.groove), planned.seed, kits=DEFAULT_KITS)
 
 
 def planned_audio(planned: PlannedBeat, format: str = "flac") -> bytes:
@@ -648,10 +657,21 @@ def planned_audio(planned: PlannedBeat, format: str = "flac") -> bytes:
 
 def planned_beat_of(record: BeatRecord) -> PlannedBeat | None:
     "The plan entry a record was generated from, or None (a user's beat, a beat of another plan)."
-    if record.source != "generated" or record.seed is None:
+    if record.source != "generated" or record.seed is None or record.style not in STYLES:
         return None
-    planned = PlannedBeat(record.style, record.bpm, record.key, record.seed)
-    return planned if planned.id == record.id else None
+    index = record.seed - DEFAULT_SEED_BASE  # the plan gives beat i of a style its groove i (`default_plan`)
+    grooves = [index % len(catalogue_grooves(record.style))] if index >= 0 else []
+    for groove in (*grooves, None):  # None: a beat of the plan before grooves, made again from its seed alone
+        planned = PlannedBeat(record.style, record.bpm, record.key, record.seed, groove)
+        if planned.id == record.id:
+            return planned
+    return None
+
+
+def style_tempo_range(style: str) -> tuple[float, float]:
+    "The tempos (BPM) `style` is played at: where a default beat of it, made again at another tempo, still sounds idiomatic."
+    low, high = STYLES[style].tempo
+    return float(low), float(high)
 
 
 def render_planned(job: tuple[PlannedBeat, Describe, str]) -> tuple[BeatRecord, bytes]:

@@ -16,19 +16,21 @@ import numpy as np
 
 from .audio import Audio, AudioSource
 from .core import STYLE_IDS, STYLE_NAMES, parse_key
-from .catalogue import BeatRecord, Catalogue
+from .catalogue import BeatRecord, Catalogue, planned_beat_of, style_tempo_range
 from .features import PITCH_CLASSES, Analysis, camelot, key_name
 from .model import StylePrediction, describe
 
 # %% auto #0
 __all__ = ['TEMPO_READINGS', 'TEMPO_TOLERANCE', 'TEMPO_FREE', 'TEMPO_SPREAD', 'OTHER_READING', 'KEY_FITS', 'TRANSPOSED_FIT',
-           'PER_SEMITONE', 'FEEL_WEIGHTS', 'NEUTRAL', 'EXACT_LIMIT', 'SHORTLIST_SIZE', 'KEY_CLASSES', 'TEMPO_BIN',
-           'GRID_SIZE', 'TempoFit', 'tempo_fits', 'tempo_fit', 'KeyFit', 'camelot_position', 'key_relation', 'key_fit',
-           'unit_rows', 'grid_vector', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query',
-           'runner_up_key', 'centred', 'rotate_chroma', 'component_scores', 'feel', 'total_score', 'tempo_reason',
-           'key_reason', 'energy_reason', 'groove_reason', 'Match', 'Recommendation', 'explain', 'recommend',
-           'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'QueryTerms', 'unit_rows32', 'exact_scores',
-           'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of', 'require_embedding_size', 'shortlisted_index']
+           'PER_SEMITONE', 'FEEL_WEIGHTS', 'NEUTRAL', 'RANGE_SPREAD', 'RANGE_FLOOR', 'EXACT_LIMIT', 'SHORTLIST_SIZE',
+           'KEY_CLASSES', 'TEMPO_BIN', 'GRID_SIZE', 'TempoFit', 'tempo_fits', 'tempo_fit', 'KeyFit', 'camelot_position',
+           'key_relation', 'key_fit', 'unit_rows', 'grid_vector', 'replayed_tempo_fits', 'replayed_tempo_fit',
+           'replayed_key_fit', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query', 'runner_up_key',
+           'centred', 'rotate_chroma', 'component_scores', 'feel', 'total_score', 'tempo_reason', 'key_reason',
+           'replayed_tempo_reason', 'replayed_key_reason', 'energy_reason', 'groove_reason', 'Match', 'Recommendation',
+           'explain', 'recommend', 'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'QueryTerms',
+           'unit_rows32', 'exact_scores', 'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of',
+           'require_embedding_size', 'shortlisted_index']
 
 # %% ../nbs/04_recommend.ipynb #228139f2
 TEMPO_READINGS: dict[float, str] = {1.0: "same tempo", 2.0: "double time", 0.5: "half time"}
@@ -132,6 +134,36 @@ def grid_vector(grid: dict[str, list[float]]) -> np.ndarray:
     "A rhythm grid (band -> steps) as one unit vector: 48 numbers for 4/4, 36 for 3/4."
     return unit_rows(np.concatenate([np.asarray(steps, dtype=float) for steps in grid.values()]))
 
+# %% ../nbs/04_recommend.ipynb #cad904e2
+RANGE_SPREAD = 0.20  # off its style's tempo range, a replayed beat's tempo fit falls as a Gaussian of this relative width...
+RANGE_FLOOR = 0.90   # ...down to this: a style played off its usual tempo is still that style, and the feel decides
+
+
+def replayed_tempo_fits(track_bpm: float, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reading, fit) for beats made again at the track's tempo × reading, their styles' ranges `low`..`high`: the
+    reading nearest the range. No discount for half or double time: the beat is made at that tempo, not stretched."""
+    readings = np.array(list(TEMPO_READINGS))
+    tempo = track_bpm * readings[:, None]
+    off = np.maximum(np.asarray(low, dtype=float)[None] / tempo - 1, 0) + np.maximum(tempo / np.asarray(high, dtype=float)[None] - 1, 0)
+    best = off.argmin(axis=0)  # ties (two readings in range) go to the first: the track's own tempo
+    nearest = off[best, np.arange(off.shape[1])]
+    return readings[best], RANGE_FLOOR + (1 - RANGE_FLOOR) * np.exp(-0.5 * (nearest / RANGE_SPREAD) ** 2)
+
+
+def replayed_tempo_fit(track_bpm: float, style: str) -> TempoFit:
+    "The `TempoFit` of a default beat of `style`, made again at the track's tempo (or half or double it): no stretch."
+    reading, fit = (float(v[0]) for v in replayed_tempo_fits(track_bpm, *([v] for v in style_tempo_range(style))))
+    return TempoFit(reading, round(track_bpm * reading, 2), 0.0, fit)
+
+
+def replayed_key_fit(track: tuple[int, bool], beat: tuple[int, bool]) -> KeyFit:
+    """A default beat is made again in the track's key, or in its relative key when the beat is in the other mode:
+    the same notes, and the beat's chords keep their mode. A full fit either way; `transpose` moves the preview there."""
+    tonic = track[0] if track[1] == beat[1] else (track[0] + (3 if track[1] else -3)) % 12  # A minor <-> C major
+    relation = "same key" if track[1] == beat[1] else "relative key"
+    return KeyFit(relation, (tonic - beat[0] + 6) % 12 - 6, key_name(tonic, beat[1]), KEY_FITS["same key"])
+
+
 # %% ../nbs/04_recommend.ipynb #cf1ee1fd
 class IncompatibleCatalogueError(ValueError):
     "The catalogue's embeddings come from another style model than the one describing the track."
@@ -149,6 +181,9 @@ class CatalogueIndex:
     embedding: np.ndarray    # (n, d), unit rows
     chroma: np.ndarray       # (n, 12), unit rows
     grids: list[np.ndarray]  # unit rhythm-grid vectors
+    replayable: np.ndarray   # (n,) bool: a default beat, made again at the track's tempo and key (`planned_beat_of`)
+    tempo_low: np.ndarray    # (n,) the beat's style's tempo range (`style_tempo_range`)...
+    tempo_high: np.ndarray   # (n,) ...read for the beats we make again
     revision: int = -1
 
     @classmethod
@@ -163,7 +198,9 @@ class CatalogueIndex:
                    column(lambda r: STYLE_IDS.index(r.style), int),
                    unit_rows(np.stack([r.embedding for r in records]) if records else np.zeros((0, 1))),
                    unit_rows(np.array([r.analysis["chroma"] for r in records]).reshape(-1, 12)),
-                   [grid_vector(r.analysis["rhythm_grid"]) for r in records], revision)
+                   [grid_vector(r.analysis["rhythm_grid"]) for r in records],
+                   column(lambda r: planned_beat_of(r) is not None, bool), column(lambda r: style_tempo_range(r.style)[0]),
+                   column(lambda r: style_tempo_range(r.style)[1]), revision)
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue) -> "CatalogueIndex":
@@ -238,14 +275,25 @@ def component_scores(query: Query, index: CatalogueIndex) -> tuple[dict[str, np.
     reading, stretch, tempo = tempo_fits(a.tempo, index.bpm)
     tempos = [TempoFit(float(r), round(a.tempo * float(r), 2), float(s), float(f)) for r, s, f in zip(reading, stretch, tempo)]
     keys = [key_fit(query.key, (int(t), bool(m))) for t, m in zip(index.tonic, index.minor)]
+    shifts = [k.transpose for k in keys]
     certainty = float(np.clip(a.key_confidence, 0.0, 1.0))
     runner_up = runner_up_key(a)
     second = np.array([key_fit(runner_up, (int(t), bool(m))).fit for t, m in zip(index.tonic, index.minor)])
     key = certainty * np.array([k.fit for k in keys]) + (1 - certainty) * second
+    if index.replayable.any():  # our own beats, made again at the track's tempo and in its key
+        replay_reading, replay_fit = replayed_tempo_fits(a.tempo, index.tempo_low, index.tempo_high)
+        for i in np.flatnonzero(index.replayable):
+            beat_key = (int(index.tonic[i]), bool(index.minor[i]))
+            tempos[i] = TempoFit(float(replay_reading[i]), round(a.tempo * float(replay_reading[i]), 2), 0.0, float(replay_fit[i]))
+            keys[i] = replayed_key_fit(query.key, beat_key)
+            shifts[i] = keys[i].transpose
+            target = ((beat_key[0] + keys[i].transpose) % 12, beat_key[1])
+            key[i] = certainty * keys[i].fit + (1 - certainty) * key_fit(runner_up, target).fit
+        tempo = np.where(index.replayable, replay_fit, tempo)
     probabilities = np.array([query.prediction.probabilities[s] for s in STYLE_IDS])
     style = probabilities[index.style] / probabilities.max()
     sound = (1 + index.embedding @ unit_rows(query.prediction.embedding)) / 2
-    harmony = np.clip(unit_rows(centred(rotate_chroma(index.chroma, [k.transpose for k in keys])))
+    harmony = np.clip(unit_rows(centred(rotate_chroma(index.chroma, shifts)))
                       @ unit_rows(centred(np.asarray(a.chroma, dtype=float))), 0, 1)
     energy = np.clip(1 - 2 * np.abs(index.energy - a.energy), 0, 1)
     track_grid = grid_vector(a.rhythm_grid)
@@ -285,6 +333,24 @@ def key_reason(track_key: tuple[int, bool], beat_key: tuple[int, bool], fit: Key
     return f"{head}; {harmony * 100:.0f} % of the pitch content shared"
 
 
+def replayed_tempo_reason(track_bpm: float, style: str, fit: TempoFit) -> str:
+    "One sentence on the tempo of a beat made again at the track's: at which reading, and where that sits in the style's range."
+    low, high = style_tempo_range(style)
+    reading = "your tempo" if fit.reading == 1.0 else f"{TEMPO_READINGS[fit.reading]} (your {track_bpm:.1f} BPM × {fit.reading:g})"
+    where = "inside" if low <= fit.target_bpm <= high else "below" if fit.target_bpm < low else "above"
+    return f"made again at {fit.target_bpm:.1f} BPM, {reading}: {where} {STYLE_NAMES[style]}'s {low:g}–{high:g} BPM"
+
+
+def replayed_key_reason(track_key: tuple[int, bool], beat_key: tuple[int, bool], fit: KeyFit, harmony: float) -> str:
+    "One sentence on the key of a beat made again in the track's key (or its relative key: `replayed_key_fit`)."
+    target = ((beat_key[0] + fit.transpose) % 12, beat_key[1])
+    where = ("your key" if fit.relation == "same key" else
+             f"the relative key of your {key_name(*track_key)} ({camelot(*track_key)}), the same notes")
+    moved = ("as its preview" if fit.transpose == 0 else
+             f"its preview moved {abs(fit.transpose)} semitone{'s' if abs(fit.transpose) > 1 else ''} {'up' if fit.transpose > 0 else 'down'}")
+    return f"made again in {fit.target} ({camelot(*target)}), {where}, {moved}; {harmony * 100:.0f} % of the pitch content shared"
+
+
 def energy_reason(track_energy: float, beat_energy: float) -> str:
     "One sentence on the energy."
     difference = beat_energy - track_energy
@@ -310,6 +376,7 @@ class Match:
     tempo: TempoFit
     key: KeyFit
     reasons: dict[str, str]
+    replayed: bool = False  # a default beat: an audition makes it again at `tempo.target_bpm`, in `key.target`
 
     def to_dict(self, audio_url: str = "/beats/{id}/audio") -> dict[str, Any]:
         b = self.beat
@@ -318,7 +385,8 @@ class Match:
                 "score": round(self.score, 4), "parts": {k: round(v, 4) for k, v in self.parts.items()},
                 "play_at_bpm": self.tempo.target_bpm, "stretch": round(self.tempo.stretch, 4),
                 "transpose_semitones": self.key.transpose, "tempo_compatible": self.tempo.compatible,
-                "key_compatible": self.key.compatible, "reasons": self.reasons, "audio_url": audio_url.format(id=b.id)}
+                "key_compatible": self.key.compatible, "reasons": self.reasons, "audio_url": audio_url.format(id=b.id),
+                "target_bpm": self.tempo.target_bpm, "target_key": self.key.target, "replayed": self.replayed}
 
 
 @dataclass(frozen=True)
@@ -341,11 +409,13 @@ class Recommendation:
                 "analysis": self.analysis.to_dict()}
 
 
-def explain(query: Query, beat: BeatRecord, parts: dict[str, float], tempo: TempoFit, key: KeyFit) -> dict[str, str]:
-    "The reasons of one match."
-    a = query.analysis
-    return {"tempo": tempo_reason(a.tempo, beat.bpm, tempo),
-            "key": key_reason(query.key, (beat.tonic, beat.mode == "minor"), key, parts["harmony"]),
+def explain(query: Query, beat: BeatRecord, parts: dict[str, float], tempo: TempoFit, key: KeyFit,
+            replayed: bool = False) -> dict[str, str]:
+    "The reasons of one match (`replayed`: a default beat, made again at the track's tempo and key)."
+    a, beat_key = query.analysis, (beat.tonic, beat.mode == "minor")
+    return {"tempo": replayed_tempo_reason(a.tempo, beat.style, tempo) if replayed else tempo_reason(a.tempo, beat.bpm, tempo),
+            "key": (replayed_key_reason(query.key, beat_key, key, parts["harmony"]) if replayed else
+                    key_reason(query.key, beat_key, key, parts["harmony"])),
             "energy": energy_reason(a.energy, beat.energy),
             "groove": groove_reason(beat.style, parts["style"], parts["sound"], parts["groove"])}
 
@@ -376,8 +446,9 @@ def recommend(track: Union[Query, tuple, Audio, np.ndarray, AudioSource], catalo
     matches = []
     for i in order:
         beat_parts = {name: float(values[i]) for name, values in parts.items()}
+        replayed = bool(index.replayable[i])
         matches.append(Match(index.records[i], float(score[i]), beat_parts, tempos[i], keys[i],
-                             explain(query, index.records[i], beat_parts, tempos[i], keys[i])))
+                             explain(query, index.records[i], beat_parts, tempos[i], keys[i], replayed), replayed))
     prediction = query.prediction
     return Recommendation(prediction.style, prediction.confidence, prediction.ranked(), matches, query.analysis)
 
@@ -435,8 +506,8 @@ class BeatArrays:
                    key_class([r.tonic for r in records], [r.mode == "minor" for r in records]).astype(np.int16),
                    np.array([r.energy for r in records], dtype=np.float32),
                    np.array([STYLE_IDS.index(r.style) for r in records], dtype=np.int16),
-                   unit_rows(np.stack([r.embedding for r in records])).astype(np.float32),
-                   unit_rows(centred(np.array([r.analysis["chroma"] for r in records], dtype=float))).astype(np.float32),
+                   unit_rows(np.stack([r.embedding for r in records]) if records else np.zeros((0, 0))).astype(np.float32),
+                   unit_rows(centred(np.array([r.analysis["chroma"] for r in records], dtype=float).reshape(-1, 12))).astype(np.float32),
                    np.stack([g for g, _ in grids]) if grids else np.zeros((0, GRID_SIZE), np.float32),
                    np.array([n for _, n in grids], dtype=np.int16))
 
@@ -510,10 +581,14 @@ def reorder(values: np.ndarray, order: np.ndarray, columns: int = 16) -> np.ndar
 
 
 class ShortlistIndex:
-    "Beats in partitions of one key and 3 % of tempo, searched best-first until no partition left can beat the shortlist."
+    """Beats in partitions of one key and 3 % of tempo, searched best-first until no partition left can beat the shortlist.
 
-    def __init__(self, beats: BeatArrays, revision: int = -1):
+    Beats of fixed audio only: the default beats, made again at any tempo and key, fit no partition; they are few,
+    kept aside as `replayable` records and scored in full beside every shortlist (`shortlisted_index`)."""
+
+    def __init__(self, beats: BeatArrays, revision: int = -1, replayable: Iterable[BeatRecord] = ()):
         "An index of `beats`, which it keeps: their arrays are reordered in place, the vectors stored as float16."
+        self.replayable: list[BeatRecord] = list(replayable)
         bins = np.floor(np.log2(np.maximum(beats.bpm, 1.0)) / TEMPO_BIN).astype(np.int32)
         self.first_bin = int(bins.min()) if len(beats) else 0
         self.n_bins = int(bins.max()) - self.first_bin + 1 if len(beats) else 1
@@ -531,12 +606,24 @@ class ShortlistIndex:
     def __len__(self) -> int:
         return len(self.beats)
 
+    @property
+    def embedding_size(self) -> int | None:
+        "How many numbers the beats' embeddings have (None for an empty catalogue)."
+        if len(self.beats):
+            return int(self.beats.embedding.shape[1])
+        return len(self.replayable[0].embedding) if self.replayable else None
+
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue, batch: int = 10_000) -> "ShortlistIndex":
         "The index of a catalogue, read `batch` records at a time: memory holds the arrays, never every record."
         revision = catalogue.revision()
-        parts = [BeatArrays.from_records(records) for records in catalogue.batches(batch)]
-        return cls(BeatArrays.concatenate(parts) if parts else BeatArrays.from_records([]), revision)
+        parts, replayable = [], []
+        for records in catalogue.batches(batch):
+            ours = [planned_beat_of(r) is not None for r in records]
+            replayable += [r for r, mine in zip(records, ours) if mine]
+            if fixed := [r for r, mine in zip(records, ours) if not mine]:
+                parts.append(BeatArrays.from_records(fixed))
+        return cls(BeatArrays.concatenate(parts) if parts else BeatArrays.from_records([]), revision, replayable)
 
     def _bounds(self, terms: QueryTerms) -> np.ndarray:
         "For every partition, the highest score any beat in it could reach (feel counted as 1)."
@@ -600,14 +687,15 @@ def require_embedding_size(catalogue: Catalogue, size: int) -> None:
     "Refuse a catalogue whose embeddings come from a style model of another `size`, whichever index serves it."
     if len(catalogue) <= EXACT_LIMIT:
         index_of(catalogue).require_embedding_size(size)
-    elif (found := shortlist_of(catalogue).index.beats.embedding.shape[1]) != size:
+    elif (found := shortlist_of(catalogue).index.embedding_size) not in (None, size):
         raise IncompatibleCatalogueError(
             f"the catalogue's beats were described by another style model (embeddings of {found} numbers, this one's "
             f"have {size}): rebuild it (`beat-select catalogue build`) in a new folder")
 
 
 def shortlisted_index(query: Query, catalogue: Catalogue | Shortlisted, size: int, style: str | None = None) -> CatalogueIndex:
-    "A `CatalogueIndex` of the `size` beats the shortlist index finds for `query`."
+    "A `CatalogueIndex` of the `size` beats of fixed audio the shortlist index finds for `query`, and of the default beats."
     shortlisted = shortlist_of(catalogue)
     rows, _ = shortlisted.index.shortlist(query, size, style)
-    return CatalogueIndex.from_records(shortlisted.fetch(shortlisted.index.ids(rows)))
+    ours = [r for r in shortlisted.index.replayable if style is None or r.style == style]
+    return CatalogueIndex.from_records(shortlisted.fetch(shortlisted.index.ids(rows)) + ours)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -21,9 +22,9 @@ import pytest
 import soundfile as sf
 
 from beat_selection.audio import DEFAULT_SR, AudioError, EmptyAudioError
-from beat_selection.beats import STYLE_IDS
+from beat_selection.beats import MIN_GROOVE_DISTANCE, STYLE_IDS, catalogue_grooves, groove_distance
 from beat_selection.catalogue import (EMBEDDING_DIM, SCHEMA_VERSION, BeatRecord, Catalogue, default_catalogue,
-                                      default_plan)
+                                      default_plan, planned_beat_of, read_index)
 from beat_selection.features import Analysis, analyze, camelot, key_name
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample.wav"
@@ -233,6 +234,17 @@ def test_default_plan():
     assert all(len({p.key for p in plan if p.style == s}) == 24 for s in STYLE_IDS)
     assert min(p.seed for p in plan) >= 5_000_000
     assert [p.id for p in default_plan(2)] == [p.id for p in default_plan(2)]
+
+
+def test_default_plan_offers_distinct_grooves():
+    "At least 20 grooves per style, each three or more kick/snare/hat steps from every other, and the shipped index is them."
+    plan = default_plan(24)
+    for style in STYLE_IDS:
+        grooves = [catalogue_grooves(style)[p.groove] for p in plan if p.style == style]
+        assert len(grooves) >= 20
+        assert all(groove_distance(a, b) >= MIN_GROOVE_DISTANCE for a, b in itertools.combinations(grooves, 2)), style
+    _, shipped = read_index()
+    assert sorted(planned_beat_of(r) for r in shipped) == sorted(plan)
 
 
 # --- several processes ---
