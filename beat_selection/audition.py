@@ -27,14 +27,14 @@ from .audio import DEFAULT_SR, Audio, AudioSource, load_audio
 from .beats import (
     BASS_FLOOR, GENERATOR_VERSION, GM_DRUM_KEYS, PARTS, PRE_ROLL, STYLES, BeatSpec, DrumHit, Note, Plan, Timing,
     draw_plan, drum_events, harmony_events, master)
-from .catalogue import BeatRecord
+from .catalogue import BeatRecord, planned_beat_of
 from .core import cache_dir, load_or_build, parse_key
 from .features import Analysis, key_name
 
 # %% auto #0
 __all__ = ['TEMPO_RANGE', 'AUDITION_VERSION', 'DEFAULT_BARS', 'SYNTH_PROGRAMS', 'HARMONY_STANDS_OUT', 'BEAT_UNDER_TRACK_DB',
            'MIDI_TICKS_PER_BEAT', 'DRUM_NOTE_SECONDS', 'MIDI_KEYS', 'Target', 'semitones_to', 'Performance',
-           'register_shift', 'perform', 'RubberbandMissingError', 'NoNotesError', 'Audition', 'wav_bytes',
+           'register_shift', 'groove_of', 'perform', 'RubberbandMissingError', 'NoNotesError', 'Audition', 'wav_bytes',
            'integrated_loudness', 'audition_path', 'audition', 'stretch', 'bar_lines', 'first_downbeat', 'Mix', 'mix',
            'beat_midi']
 
@@ -91,18 +91,25 @@ def register_shift(tonic: int, semitones: int, floor: int = BASS_FLOOR) -> int:
     return (floor + (tonic + semitones - floor) % 12) - (floor + (tonic - floor) % 12)
 
 
+def groove_of(record: BeatRecord) -> int | None:
+    "The catalogue groove a default beat plays (`beats.catalogue_grooves`), or None (a seed's own groove)."
+    planned = planned_beat_of(record)
+    return None if planned is None else planned.groove
+
+
 def perform(style: str, seed: int, bpm: float, key: str, kits: tuple[str, ...], bars: int = 8,
             target_bpm: float | None = None, semitones: int = 0, steady: bool = True,
-            sr: int = DEFAULT_SR) -> Performance:
-    """The generated beat (`style`, `seed`, written at `bpm` in `key`, its drums drawn from `kits`) played for `bars`
-    bars at `target_bpm`, moved by `semitones`. `steady`: the bars last on average what `target_bpm` promises."""
+            sr: int = DEFAULT_SR, groove: int | None = None) -> Performance:
+    """The generated beat (`style`, `seed`, written at `bpm` in `key`, its drums drawn from `kits`, playing the
+    catalogue groove `groove` if given) played for `bars` bars at `target_bpm`, moved by `semitones`.
+    `steady`: the bars last on average what `target_bpm` promises."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}")
     rules = STYLES[style]
     # the streams of `generate_beat`, in its order: the same seed draws the same beat
     streams = np.random.SeedSequence([seed, zlib.crc32(style.encode())]).spawn(5 + len(PARTS))
     plan_rng, timing_rng, drum_rng, sound_rng, _, *master_rngs = (np.random.default_rng(s) for s in streams)
-    written = draw_plan(BeatSpec(style, bpm=bpm, key=key, bars=bars), rules, plan_rng, kits, sr)
+    written = draw_plan(BeatSpec(style, bpm=bpm, key=key, bars=bars, groove=groove), rules, plan_rng, kits, sr)
     target = written.bpm if target_bpm is None else float(target_bpm)
     bar_seconds = rules.beats_per_bar * 60 / target
     played = target
@@ -199,7 +206,7 @@ def _played(record: BeatRecord, target: Target, bars: int, sr: int) -> tuple[dic
     if record.seed is None:
         raise ValueError(f"beat {record.id} is generated but has no seed: it cannot be played again")
     shown = perform(record.style, record.seed, record.bpm, record.key, (kit,), bars, target.bpm,
-                    semitones_to(record, target.key), sr=sr)
+                    semitones_to(record, target.key), sr=sr, groove=groove_of(record))
     plan, rules = shown.plan, STYLES[record.style]
     note = None if plan.kit == kit else f"the kit of its preview ({kit}) is not installed here: played on the {plan.kit} kit"
     fluid = plan.harmony_source == "fluid"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beat_selection.audition import Target, audition, beat_midi, perform
+from beat_selection.audition import Target, audition, beat_midi, groove_of, perform
 from beat_selection.catalogue import planned_beat, planned_beat_of, read_index
 from beat_selection.core import STYLE_IDS
 from beat_selection.features import key_name
@@ -30,7 +30,7 @@ def test_every_style_played_again_is_its_preview(shipped):
     for record in shipped:
         planned = planned_beat_of(record)
         assert planned is not None, record.id
-        again = perform(record.style, record.seed, record.bpm, record.key, (record.kit,), steady=False)
+        again = perform(record.style, record.seed, record.bpm, record.key, (record.kit,), groove=groove_of(record), steady=False)
         assert np.array_equal(again.audio, planned_beat(planned).audio), record.id
 
 
