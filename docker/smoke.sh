@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test of the API image: check its size against the budget, run it, wait for /ready, recommend beats
-# for data/sample.wav (expects the style "Afro") and play the first one (an MP3 preview), send a file that is
+# for data/sample.wav (expects Afro among the three most probable styles) and play the first one (an MP3 preview), send a file that is
 # not audio (expects a JSON 415 or 422), try to add a beat to the image's read-only catalogue (expects a
 # JSON 409), check the HEALTHCHECK; then again with the container's file system read-only. The container
 # is stopped and removed whatever happens.
@@ -83,7 +83,9 @@ check_run() {  # check_run LABEL [RUN OPTIONS...]
   local status
   status=$(post file=@data/sample.wav "$url/recommend") || fail "$label: no answer from $url"
   [ "$status" = 200 ] || fail "$label: /recommend answered $status: $(cat "$work/body")"
-  [ "$(json 'b["recommended_beat"]')" = Afro ] || fail "$label: expected Afro: $(head -c 300 "$work/body")"
+  # the sample is an Afro groove: Afro among the model's three most probable styles, and the first one recommended
+  [ "$(json '"afro" in [s["id"] for s in b["styles"][:3]] and b["styles"][0]["name"] == b["recommended_beat"]')" = True ] \
+    || fail "$label: expected Afro among the first three styles: $(head -c 300 "$work/body")"
   echo "$label: /recommend data/sample.wav -> $(json 'b["recommended_beat"], len(b["matches"]), "matches, top", b["matches"][0]["name"]')"
   passed=$((passed + 1))
 
