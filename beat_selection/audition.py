@@ -28,7 +28,7 @@ from .beats import (
     BASS_FLOOR, GENERATOR_VERSION, GM_DRUM_KEYS, PARTS, PRE_ROLL, STYLES, BeatSpec, DrumHit, Note, Plan, Timing,
     draw_plan, drum_events, harmony_events, master)
 from .catalogue import BeatRecord, planned_beat_of
-from .core import cache_dir, load_or_build, parse_key
+from .core import Key, cache_dir, load_or_build, parse_key
 from .features import Analysis, key_name
 
 # %% auto #0
@@ -230,9 +230,8 @@ def _request(record: BeatRecord, target: Target, bars: int, sr: int, content: st
             "played_kit": None if record.source == "user" else generator.playable(record.kit or "synth", sr)}
 
 
-def _tonic_minor(key: str) -> tuple[int, bool]:
-    tonic, mode = parse_key(key)
-    return tonic, mode == "minor"
+def _tonic_minor(key: str) -> Key:
+    return Key.parse(key)
 
 
 def _save(path: Path, request: dict, facts: dict, audio: np.ndarray, sr: int, hits: tuple, notes: tuple,

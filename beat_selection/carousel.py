@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Wedge
 
 from .audio import LOUDNESS_STEP, load_audio, loudness_steps
-from .core import STYLE_NAMES, parse_key
+from .core import STYLE_NAMES, Key
 from .catalogue import Catalogue, default_catalogue
 from .features import PITCH_CLASSES, Analysis, block_loudness, camelot
 from .model import StylePrediction, describe
@@ -322,8 +322,7 @@ def page_key(run: CarouselRun, deck: Deck) -> Figure:
                                                     runner_up=key_label(a.key_runner_up, lang)))
     ax = body_axes(fig, top=0.02, height=0.86)
     ax.set_aspect("equal"); ax.set_xlim(-1.05, 1.05); ax.set_ylim(-1.05, 1.05); ax.set_axis_off()
-    tonic, mode = parse_key(a.key_runner_up)
-    track, runner_up = (a.key, a.mode == 0), (tonic, mode == "minor")
+    track, runner_up = a.musical_key, Key.parse(a.key_runner_up)
     for tonic in range(12):
         for minor, (inner, outer) in ((True, (0.36, 0.66)), (False, (0.68, 1.0))):
             code = camelot(tonic, minor)

@@ -27,7 +27,7 @@ import soundfile
 
 from .audio import DEFAULT_SR, Audio, AudioError, AudioSource, load_audio
 from .beats import STYLES, Beat, BeatSpec, catalogue_grooves, generate_beat
-from .core import STYLE_IDS, STYLE_NAMES, atomic_write_bytes, cache_dir, exclusive_lock, parallel_map, parse_key
+from .core import STYLE_IDS, STYLE_NAMES, Key, atomic_write_bytes, cache_dir, exclusive_lock, parallel_map
 from .features import MODELS_DIR, Analysis, camelot, key_name
 
 # %% auto #0
@@ -65,6 +65,11 @@ class BeatRecord:
     style_probabilities: dict[str, float] = field(repr=False, compare=False)  # style id -> probability
     embedding: np.ndarray = field(repr=False, compare=False)                # float32, L2-normalised
 
+    @property
+    def musical_key(self) -> Key:
+        "The beat's key as one value (the `tonic` and `mode` columns are how the database keeps it)."
+        return Key(self.tonic, self.mode == "minor")
+
     def to_dict(self) -> dict[str, Any]:
         "JSON-ready: every field but the embedding."
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "embedding"}
@@ -97,11 +102,11 @@ def new_record(id: str, name: str | None, analysis: Analysis, prediction: StyleP
                kit: str | None = None) -> BeatRecord:
     "A record from a describer's output; known facts (`style`, `bpm`, `tonic`, `mode`...) override the estimates."
     style, bpm = style or prediction.style, round(float(analysis.tempo if bpm is None else bpm), 2)
-    tonic = analysis.key if tonic is None else tonic
-    mode = mode or ("minor" if analysis.mode == 0 else "major")
-    key = key_name(tonic, mode == "minor")
+    heard = analysis.musical_key
+    key = Key(heard.tonic if tonic is None else tonic, heard.minor if mode is None else mode == "minor")
     return BeatRecord(
-        id=id, name=name or f"{STYLE_NAMES[style]} {bpm:g} BPM {key}", style=style, bpm=bpm, key=key, camelot=camelot(tonic, mode == "minor"), tonic=int(tonic), mode=mode,
+        id=id, name=name or f"{STYLE_NAMES[style]} {bpm:g} BPM {key.name}", style=style, bpm=bpm, key=key.name,
+        camelot=key.camelot, tonic=key.tonic, mode="minor" if key.minor else "major",
         energy=float(analysis.energy), duration=round(float(analysis.duration if duration is None else duration), 3),
         source=source, seed=seed, kit=kit, created_at=_now(), analysis=analysis.to_dict(),
         style_probabilities={s: round(float(p), 5) for s, p in prediction.probabilities.items()},
@@ -183,8 +188,7 @@ def key_filter(key: str) -> tuple[str, str]:
     "('camelot', '8A') for a Camelot code, else ('key', normalised key name); ValueError if it is neither."
     if match := _CAMELOT.fullmatch(key):
         return "camelot", f"{match[1]}{match[2].upper()}"
-    tonic, mode = parse_key(key)
-    return "key", key_name(tonic, mode == "minor")
+    return "key", Key.parse(key).name
 
 
 def where_clause(style: str | None = None, bpm_min: float | None = None, bpm_max: float | None = None,

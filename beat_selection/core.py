@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterator, NamedTuple, Sequence, TypeVar
 
 import platformdirs
 
@@ -144,18 +144,20 @@ _KEY_NAME = re.compile(r"\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*")
 _CAMELOT = re.compile(r"\s*(1[0-2]|[1-9])\s*([ABab])\s*")
 
 
-@dataclass(frozen=True)
-class Key:
-    "A key: the pitch class of its tonic (0 = C .. 11 = B) and whether it is minor."
+class _KeyFields(NamedTuple):
     tonic: int
     minor: bool
 
-    def __post_init__(self) -> None:
-        tonic = operator.index(self.tonic)  # a NumPy integer is welcome (an argmax over keys); a float is refused
+
+class Key(_KeyFields):
+    "A key: the pitch class of its tonic (0 = C .. 11 = B) and whether it is minor; a `(tonic, minor)` pair."
+    __slots__ = ()
+
+    def __new__(cls, tonic: int, minor: bool) -> Key:
+        tonic = operator.index(tonic)  # a NumPy integer is welcome (an argmax over keys); a float is refused
         if not 0 <= tonic < 12:
             raise ValueError(f"a tonic is a pitch class from 0 (C) to 11 (B), not {tonic}")
-        object.__setattr__(self, "tonic", tonic)  # plain Python values: equal, hashable and JSON-ready
-        object.__setattr__(self, "minor", bool(self.minor))
+        return super().__new__(cls, tonic, bool(minor))  # plain Python values: equal, hashable and JSON-ready
 
     @property
     def name(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Union
 import numpy as np
 
 from .audio import Audio, AudioSource
-from .core import STYLE_IDS, STYLE_NAMES, parse_key
+from .core import STYLE_IDS, STYLE_NAMES, Key
 from .catalogue import BeatRecord, Catalogue, planned_beat_of, style_tempo_range
 from .features import PITCH_CLASSES, Analysis, camelot, key_name
 from .model import StylePrediction, describe
@@ -194,7 +194,7 @@ class CatalogueIndex:
                 "described by different style models; rebuild it (`beat-select catalogue build`) in a new folder")
         column = lambda f, dtype=float: np.array([f(r) for r in records], dtype=dtype)
         return cls(records, column(lambda r: r.bpm), column(lambda r: r.tonic, int),
-                   column(lambda r: r.mode == "minor", bool), column(lambda r: r.energy),
+                   column(lambda r: r.musical_key.minor, bool), column(lambda r: r.energy),
                    column(lambda r: STYLE_IDS.index(r.style), int),
                    unit_rows(np.stack([r.embedding for r in records]) if records else np.zeros((0, 1))),
                    unit_rows(np.array([r.analysis["chroma"] for r in records]).reshape(-1, 12)),
@@ -247,14 +247,13 @@ class Query:
         return cls(*describe(source))
 
     @property
-    def key(self) -> tuple[int, bool]:
-        return self.analysis.key, self.analysis.mode == 0
+    def key(self) -> Key:
+        return self.analysis.musical_key
 
 
-def runner_up_key(analysis: Analysis) -> tuple[int, bool]:
-    "(tonic, minor) of the analysis' second-best key."
-    tonic, mode = parse_key(analysis.key_runner_up)
-    return tonic, mode == "minor"
+def runner_up_key(analysis: Analysis) -> Key:
+    "The analysis' second-best key."
+    return Key.parse(analysis.key_runner_up)
 
 
 def centred(rows: np.ndarray) -> np.ndarray:
@@ -412,7 +411,7 @@ class Recommendation:
 def explain(query: Query, beat: BeatRecord, parts: dict[str, float], tempo: TempoFit, key: KeyFit,
             replayed: bool = False) -> dict[str, str]:
     "The reasons of one match (`replayed`: a default beat, made again at the track's tempo and key)."
-    a, beat_key = query.analysis, (beat.tonic, beat.mode == "minor")
+    a, beat_key = query.analysis, beat.musical_key
     return {"tempo": replayed_tempo_reason(a.tempo, beat.style, tempo) if replayed else tempo_reason(a.tempo, beat.bpm, tempo),
             "key": (replayed_key_reason(query.key, beat_key, key, parts["harmony"]) if replayed else
                     key_reason(query.key, beat_key, key, parts["harmony"])),
@@ -503,7 +502,7 @@ class BeatArrays:
         grids = [padded_grid(r.analysis.get("rhythm_grid") or {}) for r in records]
         return cls(np.array([r.id.encode() for r in records], dtype=bytes),
                    np.array([r.bpm for r in records], dtype=np.float32),
-                   key_class([r.tonic for r in records], [r.mode == "minor" for r in records]).astype(np.int16),
+                   key_class([r.tonic for r in records], [r.musical_key.minor for r in records]).astype(np.int16),
                    np.array([r.energy for r in records], dtype=np.float32),
                    np.array([STYLE_IDS.index(r.style) for r in records], dtype=np.int16),
                    unit_rows(np.stack([r.embedding for r in records]) if records else np.zeros((0, 0))).astype(np.float32),
