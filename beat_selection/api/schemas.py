@@ -16,7 +16,7 @@ from ..audition import DEFAULT_BARS, TEMPO_RANGE, Target
 from ..catalogue import BeatRecord
 from ..core import STYLE_IDS, STYLE_NAMES, Key
 from ..features import Analysis
-from ..recommend import Recommendation
+from ..recommend import Recommendation, feel
 
 # %% auto #0
 __all__ = ['StyleId', 'KEY_PATTERN', 'AUDITION_BARS', 'TempoCandidateOut', 'AnalysisOut', 'StyleProbability',
@@ -107,8 +107,9 @@ class BeatSummary(BaseModel):
 
 
 class MatchOut(BeatSummary):
-    score: float = Field(description="0..1: tempo × key × the weighted mean of the other parts")
+    score: float = Field(description="0..1: tempo × key × feel")
     parts: dict[str, float]
+    feel: float = Field(description="0..1: the weighted mean of the parts other than tempo and key (style, sound, harmony, energy, groove)")
     play_at_bpm: float = Field(description="the tempo to play the beat at under the track")
     stretch: float = Field(description="relative tempo change of the beat, +0.03 = 3 % faster")
     transpose_semitones: int = Field(description="semitones to move the beat by to reach a compatible key; 0 when compatible")
@@ -204,7 +205,7 @@ def recommendation_out(answer: Recommendation) -> RecommendationOut:
     "The recommender's answer as the API sends it: each match with the key to play it in, its audition and its MIDI."
     body = answer.to_dict()
     for out, match in zip(body["matches"], answer.matches):
-        out["play_in_key"] = match.key.target
+        out["play_in_key"], out["feel"] = match.key.target, round(float(feel(match.parts)), 4)
         out.update(conform_urls(match.beat.id, match.beat.source, match.tempo.target_bpm, match.key.target))
     return RecommendationOut.model_validate(body)
 
