@@ -15,8 +15,9 @@ from typing import Sequence
 
 from pathlib import Path
 
-from .api.schemas import AnalysisWithStyles, BeatPage, RecommendationOut, beat_out
-from .audio import AudioError
+from .api.schemas import AnalysisWithStyles, BeatPage, beat_out, recommendation_out
+from .audio import Audio, AudioError, load_audio
+from .audition import DEFAULT_BARS, RubberbandMissingError, Target, audition, beat_midi, mix
 from .core import STYLE_IDS
 from .core import use_private_numba_cache
 from .catalogue import AUDIO_FORMATS, BeatRecord, Catalogue, catalogue_dir, default_catalogue
@@ -27,7 +28,8 @@ from .recommend import Recommendation, recommend
 # %% auto #0
 __all__ = ['EXIT_UNREADABLE', 'EXIT_USAGE', 'EXIT_REFUSED', 'EXIT_MISSING_EXTRA', 'format_style', 'format_analysis',
            'format_recommendation', 'format_beats', 'build_parser', 'add_recommend_parser', 'add_catalogue_parser',
-           'add_serve_parser', 'open_catalogue', 'add_carousel_parser', 'main', 'add_scan_parser']
+           'add_serve_parser', 'open_catalogue', 'takeaway_stem', 'write_takeaways', 'add_carousel_parser', 'main',
+           'add_scan_parser']
 
 # %% ../nbs/06_cli.ipynb #678dc9e6
 def _grid_row(steps: list[float]) -> str:
@@ -111,6 +113,9 @@ def add_recommend_parser(commands) -> None:
     cmd.add_argument("--top", type=int, default=5, help="how many beats (default 5)")
     cmd.add_argument("--style", choices=STYLE_IDS, default=None, help="only beats of this style")
     cmd.add_argument("--json", action="store_true", help="print the answer as the API's JSON")
+    cmd.add_argument("--out", type=Path, default=None,
+                     help="write each beat conformed to the track (WAV), the track with it under it (WAV) and its MIDI here")
+    cmd.add_argument("--bars", type=int, default=DEFAULT_BARS, help=f"bars of each conformed beat (default {DEFAULT_BARS})")
     _catalogue_option(cmd)
 
 def add_catalogue_parser(commands) -> None:
@@ -177,11 +182,46 @@ def open_catalogue(path: Path | None, per_style: int = 24, workers: int | None =
 def _recommend(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise ValueError("--top must be at least 1")
+    if not 1 <= args.bars <= 64:
+        raise ValueError("--bars must be 1 to 64")
     catalogue = open_catalogue(args.catalogue)
-    answer = recommend(args.file, catalogue, top_k=args.top, style=args.style)
-    print(RecommendationOut.model_validate(answer.to_dict()).model_dump_json(indent=2) if args.json
-          else format_recommendation(answer))
+    track = load_audio(args.file)  # decoded once: recommended, then mixed
+    answer = recommend(track, catalogue, top_k=args.top, style=args.style)
+    print(recommendation_out(answer).model_dump_json(indent=2) if args.json else format_recommendation(answer))
+    if args.out is not None:
+        for path in write_takeaways(answer, track, catalogue, args.out, args.bars):
+            print(f"wrote {path}", file=sys.stderr)  # stdout stays the answer (JSON with --json)
     return 0
+
+
+def takeaway_stem(rank: int, record: BeatRecord, target: Target) -> str:
+    "'01-afro-5000000-c0f49c-at-108.6bpm-E-minor': the rank, the beat, and where it was taken."
+    return f"{rank:02d}-{record.id}-at-{target.bpm:g}bpm-{target.key.replace(' ', '-')}"
+
+
+def write_takeaways(answer: Recommendation, track: Audio, catalogue: Catalogue, out: Path, bars: int = DEFAULT_BARS) -> list[Path]:
+    """For each match, into `out`: the beat conformed to the track (`STEM.wav`), the track with it under it
+    (`STEM-mix.wav`) and its MIDI (`STEM.mid`, our beats only); the files written. A match that cannot be conformed
+    here (a user's beat without Rubber Band, a tempo no audition plays) is said on stderr and skipped."""
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for rank, match in enumerate(answer.matches, 1):
+        record = match.beat
+        try:
+            target = Target.of_match(match)
+            beat_audio = catalogue.audio_path(record.id) if record.source == "user" else None
+            shown = audition(record, target, beat_audio, bars)
+        except (RubberbandMissingError, ValueError) as e:
+            print(f"beat-select recommend: {record.id}: not conformed: {e}", file=sys.stderr)
+            continue
+        stem = takeaway_stem(rank, record, target)
+        files = {f"{stem}.wav": shown.wav, f"{stem}-mix.wav": mix(track, answer.analysis, shown).wav}
+        if shown.method == "played":
+            files[f"{stem}.mid"] = beat_midi(shown)
+        for name, content in files.items():
+            (out / name).write_bytes(content)
+            written.append(out / name)
+    return written
 
 def _catalogue(args: argparse.Namespace) -> int:
     if args.action == "build":

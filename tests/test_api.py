@@ -55,7 +55,8 @@ def test_health_ready_docs(client):
     assert ready["status"] == "ready" and ready["beats"] >= len(STYLE_IDS) and ready["workers"] == 2  # + beats added by tests
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/analyze", "/recommend", "/beats", "/beats/{beat_id}", "/beats/{beat_id}/audio", "/health", "/ready"} <= set(paths)
+    assert {"/analyze", "/recommend", "/beats", "/beats/{beat_id}", "/beats/{beat_id}/audio", "/health", "/ready",
+            "/beats/{beat_id}/audition", "/beats/{beat_id}/midi", "/mix"} <= set(paths)
 
 
 def test_recommend_the_sample(client):
@@ -397,12 +398,24 @@ def test_adding_is_off_without_a_configured_key():
 # --- the whole schema, fuzzed ------------------------------------------------------------------------------
 
 # The schema cannot say which bytes decode as audio: for the upload endpoints, a schema-valid request may still
-# be refused for its content (413 too much audio, 415 not audio, 422 unreadable), and 429/503 are the limits.
+# be refused for its content (413 too much audio, 415 not audio, 422 unreadable), and 429/503 are the limits;
+# a mix names a beat, which may not exist (404).
 SCHEMATHESIS_CONFIG = """
+[[operations]]
+include-method = "POST"
+include-path-regex = "^/mix$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", 404, 413, 415, 422, 429, 503]
+
 [[operations]]
 include-method = "POST"
 include-path-regex = "^/(analyze|recommend|beats)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 409, 413, 415, 422, 429, 503]
+
+# a key of the other mode, or the MIDI of a beat added as audio, is schema-valid and refused (422); 503 when busy
+[[operations]]
+include-method = "GET"
+include-path-regex = "/(audition|midi)$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", 404, 422, 503]
 """
 
 
@@ -474,3 +487,140 @@ def test_a_catalogue_from_another_style_model_fails_the_start(small_catalogue, t
         while (status := c.get("/ready").json()["error"]["message"]) and "failed" not in status and time.monotonic() < deadline:
             time.sleep(0.2)
     assert "start-up failed (IncompatibleCatalogueError)" in status, status
+
+
+# --- auditions, MIDI and mixes -------------------------------------------------------------------------------
+
+def bars_seconds(bars: int, bpm: float, beats_per_bar: int = 4) -> float:
+    return bars * beats_per_bar * 60 / bpm
+
+
+@pytest.fixture(scope="module")
+def best_match(client) -> dict:
+    "The sample's best match among our beats (other tests add the sample itself as a user's beat)."
+    r = client.post("/recommend", files={"file": ("sample.wav", SAMPLE_BYTES)}, data={"top_k": "10"})
+    assert r.status_code == 200, r.text
+    return next(m for m in r.json()["matches"] if m["source"] == "generated")
+
+
+def test_every_match_links_its_audition_and_midi_at_its_target(client):
+    body = client.post("/recommend", files={"file": ("sample.wav", SAMPLE_BYTES)}, data={"top_k": "5"}).json()
+    for match in body["matches"]:
+        assert match["play_in_key"].endswith(("major", "minor")) and match["audio_url"]  # the fields of before stay
+        if match["source"] == "user":
+            assert match["midi_url"] is None
+            continue
+        assert match["audition_url"].startswith(f"/beats/{match['id']}/audition?bpm={match['play_at_bpm']:g}&key=")
+        assert match["midi_url"].startswith(f"/beats/{match['id']}/midi?")
+
+
+def test_an_audition_plays_at_the_matchs_tempo_and_key(client, best_match):
+    r = client.get(best_match["audition_url"])
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "audio/wav" and r.headers["content-disposition"].startswith("inline; filename=")
+    assert float(r.headers["x-beat-bpm"]) == pytest.approx(best_match["play_at_bpm"], abs=0.01)
+    assert r.headers["x-beat-key"] == best_match["play_in_key"] and r.headers["x-conform-method"] == "played"
+    info = sf.info(io.BytesIO(r.content))
+    assert info.duration == pytest.approx(bars_seconds(8, best_match["play_at_bpm"]), abs=0.05)
+    # the beat's own tempo and key by default, and fewer bars when asked
+    short = client.get(f"/beats/{best_match['id']}/audition", params={"bars": 2})
+    assert short.status_code == 200 and float(short.headers["x-beat-bpm"]) == pytest.approx(best_match["bpm"], abs=0.01)
+    assert sf.info(io.BytesIO(short.content)).duration == pytest.approx(bars_seconds(2, best_match["bpm"]), abs=0.05)
+
+
+def test_the_midi_file_has_the_tempo_and_key_asked_for(client, best_match):
+    import mido
+    r = client.get(best_match["midi_url"])
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/midi", r.text[:300]
+    song = mido.MidiFile(file=io.BytesIO(r.content))
+    tempo = next(m.tempo for m in song.tracks[0] if m.type == "set_tempo")
+    assert mido.tempo2bpm(tempo) == pytest.approx(best_match["play_at_bpm"], rel=1e-4)
+    assert any(m.type == "note_on" and m.channel == 9 for track in song.tracks for m in track)  # drums on channel 10
+
+
+@pytest.mark.parametrize("params", [{"bpm": "10"}, {"bpm": "300"}, {"bpm": "nan"}, {"bpm": "inf"}, {"bpm": "fast"},
+                                    {"key": "H minor"}, {"key": "x" * 40}, {"bars": "0"}, {"bars": "17"}, {"bars": "2.5"}])
+@pytest.mark.parametrize("what", ["audition", "midi"])
+def test_bad_targets_are_422(client, best_match, params, what):
+    assert_error(client.get(f"/beats/{best_match['id']}/{what}", params=params), 422, "invalid_request")
+
+
+def test_a_key_of_the_other_mode_is_refused_before_any_work(client, best_match):
+    other = "C major" if best_match["key"].endswith("minor") else "A minor"
+    for what in ("audition", "midi"):
+        error = assert_error(client.get(f"/beats/{best_match['id']}/{what}", params={"key": other}), 422, "cannot_conform")
+        assert "mode" in error["message"]
+
+
+def test_unknown_beats_are_404_everywhere(client):
+    for what in ("audition", "midi"):
+        assert_error(client.get(f"/beats/{MARK}/{what}"), 404, "not_found")
+    assert_error(client.post("/mix", files={"file": ("s.wav", SAMPLE_BYTES)}, data={"beat_id": MARK}), 404, "not_found")
+
+
+def test_a_mix_is_the_track_with_the_beat_under_it(client, best_match):
+    r = client.post("/mix", files={"file": ("sample.wav", SAMPLE_BYTES)}, data={"beat_id": best_match["id"], "bars": "4"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "audio/wav" and r.headers["content-disposition"].startswith('inline; filename="mix-')
+    assert sf.info(io.BytesIO(r.content)).duration == pytest.approx(sf.info(SAMPLE).duration, abs=0.05)
+    # by default, where the match with the track plays the beat
+    assert float(r.headers["x-beat-bpm"]) == pytest.approx(best_match["play_at_bpm"], abs=0.01)
+    assert r.headers["x-beat-key"] == best_match["play_in_key"] and 0 <= float(r.headers["x-mix-beat-start"]) < 3
+    asked = client.post("/mix", files={"file": ("s.wav", SAMPLE_BYTES)},
+                        data={"beat_id": best_match["id"], "bpm": "100", "key": best_match["key"], "bars": "1"})
+    assert asked.status_code == 200 and asked.headers["x-beat-bpm"] == "100"
+
+
+@pytest.mark.parametrize("data", [{}, {"beat_id": ""}, {"bpm": "10"}, {"bpm": "nan"}, {"key": "H"}, {"bars": "99"}, {"colour": "red"}])
+def test_bad_mix_forms_are_422(client, best_match, data):
+    form = {"beat_id": best_match["id"], **data} if data else {}  # {}: no beat named
+    assert_error(client.post("/mix", files={"file": ("s.wav", SAMPLE_BYTES)}, data=form), 422)
+
+
+def test_a_mix_of_a_file_that_is_not_audio_is_415(client, best_match):
+    assert_error(client.post("/mix", files={"file": ("x.txt", b"not audio" * 20)}, data={"beat_id": best_match["id"]}), 415)
+
+
+def test_a_beat_added_as_audio_is_stretched_and_has_no_midi(client):
+    r = client.post("/beats", files={"file": ("stretch me.wav", SAMPLE_BYTES)}, data={"style": "afro"}, headers={"X-API-Key": API_KEY})
+    assert r.status_code == 201, r.text
+    beat = r.json()
+    assert_error(client.get(f"/beats/{beat['id']}/midi"), 422, "no_notes")
+    r = client.get(f"/beats/{beat['id']}/audition", params={"bpm": round(beat["bpm"] * 1.05, 2), "bars": 2})
+    if shutil.which("rubberband") is None:
+        assert_error(r, 503, "rubberband_missing")
+    else:
+        assert r.status_code == 200 and r.headers["x-conform-method"] == "stretched", r.text[:300]
+
+
+class InProcessPool:
+    "The analysis pool's one method, run in this process: what a test may patch reaches the job."
+    pending, capacity = 0, 1
+
+    async def run(self, function, *args, heavy: bool = False):
+        return function(*args)
+
+
+def test_without_rubberband_a_users_beat_is_a_clear_503(small_catalogue, tmp_path, monkeypatch):
+    "A server without Debian's rubberband-cli says what to install, rather than failing."
+    from fastapi.testclient import TestClient
+    import beat_selection.audition as conforming
+    from beat_selection.api import Settings, create_app
+    from beat_selection.api.workers import describe_new_beat
+    from beat_selection.audio import AudioLimits
+    from beat_selection.catalogue import Catalogue, new_record
+    root = tmp_path / "beats"
+    shutil.copytree(small_catalogue, root)
+    catalogue = Catalogue(root)
+    query, audio, beat_id = describe_new_beat(str(SAMPLE), AudioLimits(), catalogue.audio_format.name)
+    catalogue.store(new_record(beat_id, "mine", query.analysis, query.prediction, "user", style="afro"), audio, True)
+    app = create_app(Settings(catalogue=root, workers=1))
+    service = app.state.service
+    service.pool, service.catalogue = InProcessPool(), catalogue
+    service.ready.set()
+    monkeypatch.setenv("BEAT_SELECTION_CACHE", str(tmp_path / "cache"))  # no audition made earlier answers instead
+    monkeypatch.setattr(conforming.shutil, "which", lambda program: None)
+    r = TestClient(app).get(f"/beats/{beat_id}/audition", params={"bpm": 100})
+    error = assert_error(r, 503, "rubberband_missing")
+    assert "rubberband-cli" in error["message"]
+    catalogue.close()

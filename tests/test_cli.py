@@ -51,3 +51,55 @@ def test_closed_pipe_is_quiet():
     out = subprocess.run(f"'{exe}' analyze '{SAMPLE}' --json | head -1", shell=True, capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.strip() == "{" and "Traceback" not in out.stderr
+
+
+def test_recommend_out_writes_the_beats_conformed_mixed_and_as_midi(small_catalogue, tmp_path):
+    "`--out`: for each match, its audition (WAV), the track with it under it (WAV) and its MIDI, and nothing else."
+    import mido
+    import soundfile as sf
+    beats, out = tmp_path / "catalogue", tmp_path / "beats"
+    shutil.copytree(small_catalogue, beats)
+    done = run("recommend", str(SAMPLE), "--top", "3", "--out", str(out), "--bars", "2", "--catalogue", str(beats), "--json")
+    assert done.returncode == 0, done.stderr
+    matches = json.loads(done.stdout)["matches"]  # stdout stays the answer
+    assert len(matches) == 3
+    written = sorted(p.name for p in out.iterdir())
+    expected = []
+    for rank, match in enumerate(matches, 1):
+        stem = f"{rank:02d}-{match['id']}-at-{match['play_at_bpm']:g}bpm-{match['play_in_key'].replace(' ', '-')}"
+        if match["source"] == "user" and shutil.which("rubberband") is None:
+            assert f"{match['id']}: not conformed" in done.stderr
+            continue
+        expected += [f"{stem}.wav", f"{stem}-mix.wav"] + ([f"{stem}.mid"] if match["source"] != "user" else [])
+        beat = sf.info(out / f"{stem}.wav")
+        assert beat.duration == pytest.approx(2 * 4 * 60 / match["play_at_bpm"], abs=0.05)
+        assert sf.info(out / f"{stem}-mix.wav").duration == pytest.approx(sf.info(SAMPLE).duration, abs=0.05)
+        if match["source"] != "user":
+            song = mido.MidiFile(out / f"{stem}.mid")
+            tempo = next(m.tempo for m in song.tracks[0] if m.type == "set_tempo")
+            assert mido.tempo2bpm(tempo) == pytest.approx(match["play_at_bpm"], rel=1e-4)
+    assert written == sorted(expected)
+    assert done.stderr.count("wrote ") == len(expected)
+
+
+def test_recommend_out_with_a_beat_added_as_audio(small_catalogue, tmp_path):
+    "A user's beat is stretched (Rubber Band) and has no MIDI; without Rubber Band it is skipped, saying why."
+    beats, out = tmp_path / "catalogue", tmp_path / "beats"
+    shutil.copytree(small_catalogue, beats)
+    assert run("catalogue", "add", str(SAMPLE), "--name", "mine", "--style", "afro", "--catalogue", str(beats)).returncode == 0
+    done = run("recommend", str(SAMPLE), "--top", "1", "--style", "afro", "--out", str(out), "--bars", "2",
+               "--catalogue", str(beats), "--json")
+    assert done.returncode == 0, done.stderr
+    (match,) = json.loads(done.stdout)["matches"]
+    assert match["source"] == "user" and match["midi_url"] is None  # the sample's own copy comes first
+    names = sorted(p.suffix for p in out.iterdir())
+    if shutil.which("rubberband") is None:
+        assert names == [] and "rubberband-cli" in done.stderr
+    else:
+        assert names == [".wav", ".wav"], names
+
+
+@pytest.mark.parametrize("bars", ["0", "65"])
+def test_recommend_out_refuses_bad_bars(tmp_path, bars):
+    done = run("recommend", str(SAMPLE), "--out", str(tmp_path / "x"), "--bars", bars)
+    assert done.returncode == 2 and "--bars" in done.stderr and not (tmp_path / "x").exists()

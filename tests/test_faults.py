@@ -345,3 +345,29 @@ def test_hostile_files_get_no_5xx_and_the_same_answer_twice(api_server):
     server_errors = {name: a for name, a in answers.items() if a[0][0] >= 500 or a[1][0] >= 500}
     differing = {name: a for name, a in answers.items() if a[0] != a[1]}
     assert not server_errors and not differing, (server_errors, differing)
+
+
+# --- auditions and mixes: CPU work in the pool, never on the event loop --------------------------------------
+
+def test_a_flood_of_auditions_and_mixes_gets_answers_or_503_and_health_stays_up(api_server):
+    """Each uncached audition or mix is CPU work in the pool: a flood gets 200 or 503 busy, never another 5xx, and
+    the server keeps answering everything else meanwhile."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+    offset = random.Random().uniform(0, 0.3)  # tempi no earlier run has cached
+    with httpx.Client(base_url=api_server, timeout=120) as c:
+        beat = c.get("/beats", params={"style": "house", "limit": 1}).json()["items"][0]
+
+        def audition(i: int) -> int:
+            return c.get(f"/beats/{beat['id']}/audition", params={"bpm": round(110 + i + offset, 2), "bars": 4}).status_code
+
+        def mixing(i: int) -> int:
+            return c.post("/mix", files={"file": ("s.wav", SAMPLE_BYTES)},
+                          data={"beat_id": beat["id"], "bpm": str(round(100 + i + offset, 2)), "bars": "2"}).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            futures = [pool.submit(audition, i) for i in range(8)] + [pool.submit(mixing, i) for i in range(4)]
+            beside = [c.get("/health").status_code, c.get(f"/beats/{beat['id']}").status_code, c.get("/").status_code]
+            statuses = [f.result() for f in futures]
+    assert set(statuses) <= {200, 503} and 200 in statuses, statuses
+    assert beside == [200, 200, 200]

@@ -98,7 +98,7 @@ class BodyLimit:
                            f"{EVICT_BELOW_RATE:,} bytes/s"}[limit]
 
 # %% ../../nbs/05d_api_limits.ipynb #5ea05bce
-UPLOAD_ROUTES = frozenset({"/analyze", "/recommend", "/beats"})
+UPLOAD_ROUTES = frozenset({"/analyze", "/recommend", "/beats", "/mix"})
 
 
 def client_of(scope: dict, trust_proxy: bool = False) -> str:

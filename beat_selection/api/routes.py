@@ -20,19 +20,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
 from .errors import ApiError, ErrorResponse
-from beat_selection.api.schemas import (
-    KEY_PATTERN, AnalysisOut, BeatDetail, BeatPage, Health, NewBeatForm, Ready, RecommendForm, RecommendationOut, StyleId,
-    beat_out)
+from .schemas import (
+    AUDITION_BARS, KEY_PATTERN, AnalysisOut, BeatDetail, BeatPage, Health, MixForm, NewBeatForm, Ready, RecommendForm,
+    RecommendationOut, StyleId, beat_out, recommendation_out)
 from .service import Service
 from .uploads import Upload, received, upload_body
-from .workers import describe_new_beat, describe_upload
+from .workers import Refusal, conformed, conformed_midi, describe_new_beat, describe_upload, mixed_upload
+from ..audition import DEFAULT_BARS, TEMPO_RANGE, Target, semitones_to
 from ..catalogue import AUDIO_FORMATS, BeatRecord, ReadOnlyCatalogueError, new_record
+from ..core import Key
 from ..recommend import recommend
 
 # %% auto #0
-__all__ = ['DEMO_PAGE', 'UPLOAD_ERRORS', 'operations', 'audio', 'catalogue', 'pages', 'ROUTERS', 'service_of', 'check_api_key',
-           'find_beat', 'heavy', 'health', 'ready', 'metrics', 'analyze', 'recommend_beats', 'list_beats', 'get_beat',
-           'beat_audio', 'add_beat', 'demo_page']
+__all__ = ['DEMO_PAGE', 'UPLOAD_ERRORS', 'operations', 'audio', 'catalogue', 'auditions', 'WAV', 'MIDI', 'CONFORM_ERRORS',
+           'TargetBpm', 'TargetKey', 'Bars', 'pages', 'ROUTERS', 'service_of', 'check_api_key', 'find_beat', 'heavy',
+           'health', 'ready', 'metrics', 'analyze', 'recommend_beats', 'list_beats', 'get_beat', 'beat_audio',
+           'add_beat', 'binary', 'target_of', 'beat_audio_of', 'in_pool', 'file_answer', 'file_name', 'beat_audition',
+           'beat_midi_file', 'mix_track', 'demo_page', 'static_file', 'favicon', 'sample']
 
 # %% ../../nbs/05i_api_routes.ipynb #7a7c4a6d
 DEMO_PAGE = "static/index.html"
@@ -124,7 +128,7 @@ async def recommend_beats(request: Request) -> RecommendationOut:
         query = await pool.run(describe_upload, upload.path, service.settings.audio_limits, heavy=heavy(upload, service))
     form = upload.form
     answer = await asyncio.to_thread(recommend, query, catalogue, form.top_k, form.style)
-    return RecommendationOut.model_validate(answer.to_dict())
+    return recommendation_out(answer)
 
 # %% ../../nbs/05i_api_routes.ipynb #b5dcdb04
 catalogue = APIRouter(tags=["catalogue"])
@@ -187,6 +191,111 @@ async def add_beat(request: Request) -> BeatDetail:
     service.metrics.catalogue.set(len(beats))
     return beat_out(beats.get(beat_id), detail=True)
 
+# %% ../../nbs/05i_api_routes.ipynb #69f17e44
+auditions = APIRouter(tags=["auditions"])
+WAV, MIDI = "audio/wav", "audio/midi"
+
+
+def binary(media_type: str, description: str) -> dict:
+    "The OpenAPI description of a 200 answer that is a file."
+    return {200: {"content": {media_type: {"schema": {"type": "string", "format": "binary"}}}, "description": description}}
+
+
+CONFORM_ERRORS = {s: {"model": ErrorResponse} for s in (404, 422, 503)}
+TargetBpm = Annotated[float | None, QueryParam(ge=TEMPO_RANGE[0], le=TEMPO_RANGE[1], allow_inf_nan=False,
+                                               description="the tempo to play the beat at; default: its own")]
+TargetKey = Annotated[str | None, QueryParam(max_length=16, pattern=KEY_PATTERN,
+                                             description="the key to put it in: 'A minor', 'F#m' or Camelot '8A'; default: its own")]
+Bars = Annotated[int, QueryParam(ge=AUDITION_BARS[0], le=AUDITION_BARS[1], description="bars to play")]
+
+
+def target_of(record: BeatRecord, bpm: float | None, key: str | None) -> Target:
+    "Where the client asks the beat to go (its own tempo and key by default); 422 where it cannot go."
+    try:
+        target = Target(round(record.bpm if bpm is None else bpm, 2), Key.parse(key).name if key else record.key)
+        semitones_to(record, target.key)  # a change of mode: refused before any work
+    except ValueError as e:  # our messages, naming the beat and the key as we spell them
+        raise ApiError(422, "cannot_conform", str(e)) from None
+    return target
+
+
+def beat_audio_of(request: Request, record: BeatRecord) -> str | None:
+    "The stored audio of a beat added as audio (what its auditions stretch); None for our beats, which are played again."
+    if record.source != "user":
+        return None
+    _, beats = service_of(request).require_ready()
+    path = beats.audio_path(record.id)
+    if not path.is_file():
+        raise ApiError(404, "not_found", "the audio of this beat is missing")
+    return str(path)
+
+
+async def in_pool(request: Request, function, *args, heavy: bool = False):
+    "`function(*args)` in the analysis pool; a `Refusal` becomes its error."
+    pool, _ = service_of(request).require_ready()
+    answer = await pool.run(function, *args, heavy=heavy)
+    if isinstance(answer, Refusal):
+        raise ApiError(answer.status, answer.code, answer.message)
+    return answer
+
+
+def file_answer(content: bytes, media_type: str, filename: str, facts: dict, **extra: str) -> Response:
+    "A file, inline, named, with what was made in its headers (ASCII, as headers must be)."
+    headers = {"Content-Disposition": f'inline; filename="{filename}"', "X-Beat-Bpm": f"{facts['bpm']:g}",
+               "X-Beat-Key": facts["key"], "X-Conform-Method": facts["method"], **extra}
+    if facts.get("note"):
+        headers["X-Conform-Note"] = facts["note"].encode("ascii", "replace").decode()
+    return Response(content, media_type=media_type, headers=headers)
+
+
+def file_name(record: BeatRecord, facts: dict, suffix: str) -> str:
+    "'afro-5000000-c0f49c-108.6bpm-A-minor.wav': the beat, where it was taken, what it is."
+    return f"{record.id}-{facts['bpm']:g}bpm-{facts['key'].replace(' ', '-')}{suffix}"
+
+
+@auditions.get("/beats/{beat_id}/audition", response_class=Response,
+               responses={**binary(WAV, "the conformed beat, 16-bit WAV; its first sample is its first bar line"), **CONFORM_ERRORS})
+async def beat_audition(request: Request, beat_id: str, bpm: TargetBpm = None, key: TargetKey = None,
+                        bars: Bars = DEFAULT_BARS) -> Response:
+    "The beat conformed to a tempo and a key, as WAV: our beats played again there, a beat added as audio stretched."
+    record = await find_beat(request, beat_id)
+    target = target_of(record, bpm, key)
+    facts, wav = await in_pool(request, conformed, record, target, bars, beat_audio_of(request, record))
+    return file_answer(wav, WAV, file_name(record, facts, ".wav"), facts)
+
+
+@auditions.get("/beats/{beat_id}/midi", response_class=Response,
+               responses={**binary(MIDI, "a standard MIDI file: drums on channel 10, bass and chords"), **CONFORM_ERRORS})
+async def beat_midi_file(request: Request, beat_id: str, bpm: TargetBpm = None, key: TargetKey = None,
+                         bars: Bars = DEFAULT_BARS) -> Response:
+    "The audition's drums, bass and chords as a standard MIDI file at that tempo and key; 422 for a beat added as audio."
+    record = await find_beat(request, beat_id)
+    if record.source == "user":
+        raise ApiError(422, "no_notes", "this beat was added as audio: it has no notes to export, only its audition as WAV")
+    target = target_of(record, bpm, key)
+    facts, midi = await in_pool(request, conformed_midi, record, target, bars)
+    return file_answer(midi, MIDI, file_name(record, facts, ".mid"), facts)
+
+
+@auditions.post("/mix", response_class=Response, openapi_extra=upload_body(MixForm),
+                responses={**binary(WAV, "the track with the beat under it, 16-bit WAV"), 404: {"model": ErrorResponse},
+                           **UPLOAD_ERRORS})
+async def mix_track(request: Request) -> Response:
+    "Your track with a catalogue beat under it from its first downbeat, balanced by loudness, as WAV; nothing is kept."
+    service = service_of(request)
+    async with received(request, MixForm) as upload:
+        form = upload.form
+        record = await find_beat(request, form.beat_id)
+        key = None
+        if form.key:
+            key = target_of(record, form.bpm, form.key).key  # the other mode is refused before the track is analysed
+        answer = await in_pool(request, mixed_upload, upload.path, service.settings.audio_limits, record, form.bpm, key,
+                               form.bars, beat_audio_of(request, record), heavy=heavy(upload, service))
+    facts, wav = answer
+    return file_answer(wav, WAV, f"mix-{file_name(record, facts, '.wav')}", facts,
+                       **{"X-Mix-Beat-Start": f"{facts['beat_start']:g}", "X-Track-Bpm": f"{facts['track_bpm']:g}",
+                          "X-Track-Key": facts["track_key"]})
+
 # %% ../../nbs/05i_api_routes.ipynb #21e1ae8a
 pages = APIRouter(include_in_schema=False)
 
@@ -196,4 +305,22 @@ async def demo_page() -> HTMLResponse:
     return HTMLResponse(resources.files("beat_selection").joinpath(DEMO_PAGE).read_text(encoding="utf-8"))
 
 
-ROUTERS: tuple[APIRouter, ...] = (pages, operations, audio, catalogue)
+def static_file(name: str, media_type: str) -> Response:
+    "A file of the package's `static` folder."
+    return Response(resources.files("beat_selection").joinpath("static", name).read_bytes(), media_type=media_type,
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+@pages.get("/favicon.ico")
+@pages.get("/favicon.svg")
+async def favicon() -> Response:
+    return static_file("favicon.svg", "image/svg+xml")
+
+
+@pages.get("/sample.flac")
+async def sample() -> Response:
+    "The demo's sample: an 8-second Afro beat of our generator (`data/sample.wav`, losslessly as FLAC)."
+    return static_file("sample.flac", "audio/flac")
+
+
+ROUTERS: tuple[APIRouter, ...] = (pages, operations, audio, catalogue, auditions)

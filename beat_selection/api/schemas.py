@@ -8,17 +8,21 @@ Docs: https://beat-selection.github.io/beat_selection/api_schemas.html.md"""
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..audition import DEFAULT_BARS, TEMPO_RANGE, Target
 from ..catalogue import BeatRecord
 from ..core import STYLE_IDS, STYLE_NAMES, Key
 from ..features import Analysis
+from ..recommend import Recommendation, feel
 
 # %% auto #0
-__all__ = ['StyleId', 'KEY_PATTERN', 'TempoCandidateOut', 'AnalysisOut', 'StyleProbability', 'AnalysisWithStyles', 'BeatSummary',
-           'MatchOut', 'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage', 'Health', 'Ready', 'beat_out',
-           'RecommendForm', 'NewBeatForm']
+__all__ = ['StyleId', 'KEY_PATTERN', 'AUDITION_BARS', 'TempoCandidateOut', 'AnalysisOut', 'StyleProbability',
+           'AnalysisWithStyles', 'BeatSummary', 'MatchOut', 'RecommendationOut', 'BeatOut', 'BeatDetail', 'BeatPage',
+           'Health', 'Ready', 'beat_out', 'RecommendForm', 'NewBeatForm', 'conform_urls', 'recommendation_out',
+           'MixForm']
 
 # %% ../../nbs/05h_api_schemas.ipynb #55f3eff6
 class TempoCandidateOut(BaseModel):
@@ -103,14 +107,20 @@ class BeatSummary(BaseModel):
 
 
 class MatchOut(BeatSummary):
-    score: float = Field(description="0..1: tempo × key × the weighted mean of the other parts")
+    score: float = Field(description="0..1: tempo × key × feel")
     parts: dict[str, float]
+    feel: float = Field(description="0..1: the weighted mean of the parts other than tempo and key (style, sound, harmony, energy, groove)")
     play_at_bpm: float = Field(description="the tempo to play the beat at under the track")
     stretch: float = Field(description="relative tempo change of the beat, +0.03 = 3 % faster")
     transpose_semitones: int = Field(description="semitones to move the beat by to reach a compatible key; 0 when compatible")
     tempo_compatible: bool
     key_compatible: bool
     reasons: dict[str, str]
+    play_in_key: str = Field(description="the key to play the beat in under the track: its own, or the one `transpose_semitones` reaches")
+    audition_url: str | None = Field(None, description="the beat conformed to `play_at_bpm` and `play_in_key`, as WAV; "
+                                     "None when that tempo is beyond what an audition plays")
+    midi_url: str | None = Field(None, description="the beat's drums, bass and chords at that tempo and key, as a standard "
+                                 "MIDI file; None for a beat added as audio, which has no notes")
 
 
 class RecommendationOut(BaseModel):
@@ -175,3 +185,38 @@ class NewBeatForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=100, description="the beat's name; default: the file's name")
     style: StyleId | None = Field(None, description="the beat's style; default: the style the model hears")
+
+# %% ../../nbs/05h_api_schemas.ipynb #f2030a0c
+AUDITION_BARS = (1, 16)  # bars an audition, a MIDI file or a mix's loop may last through the API: bounded work per request
+
+
+def conform_urls(beat_id: str, source: str, bpm: float, key: str) -> dict[str, str | None]:
+    "The audition and MIDI URLs of a beat at `bpm` in `key`; None where the API could not make them."
+    try:
+        target = Target(round(float(bpm), 2), Key.parse(key).name)
+    except ValueError:
+        return {"audition_url": None, "midi_url": None}
+    query = urlencode({"bpm": f"{target.bpm:g}", "key": target.key})
+    base = f"/beats/{quote(beat_id, safe='')}"
+    return {"audition_url": f"{base}/audition?{query}", "midi_url": None if source == "user" else f"{base}/midi?{query}"}
+
+
+def recommendation_out(answer: Recommendation) -> RecommendationOut:
+    "The recommender's answer as the API sends it: each match with the key to play it in, its audition and its MIDI."
+    body = answer.to_dict()
+    for out, match in zip(body["matches"], answer.matches):
+        out["play_in_key"], out["feel"] = match.key.target, round(float(feel(match.parts)), 4)
+        out.update(conform_urls(match.beat.id, match.beat.source, match.tempo.target_bpm, match.key.target))
+    return RecommendationOut.model_validate(body)
+
+
+class MixForm(BaseModel):
+    "The form fields of `POST /mix` beside the file: the beat to put under the track, and where to take it."
+    model_config = ConfigDict(extra="forbid")
+    beat_id: str = Field(min_length=1, max_length=100, description="the catalogue beat to put under the track")
+    bpm: float | None = Field(None, ge=TEMPO_RANGE[0], le=TEMPO_RANGE[1], allow_inf_nan=False,
+                              description="the beat's tempo; default: the tempo its match with the track names")
+    key: str | None = Field(None, max_length=16, pattern=KEY_PATTERN,
+                            description="the beat's key; default: the key its match with the track names")
+    bars: int = Field(DEFAULT_BARS, ge=AUDITION_BARS[0], le=AUDITION_BARS[1],
+                      description="bars of the beat, looped under the whole track from its first downbeat")

@@ -169,7 +169,8 @@ def without_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 def upload_body(form: type[BaseModel] | None = None) -> dict[str, Any]:
     "The OpenAPI request body of an endpoint that reads its upload with `received`: the `file` and `form`'s fields."
-    fields = {name: without_null(s) for name, s in form.model_json_schema()["properties"].items()} if form else {}
-    schema = {"type": "object", "required": [FILE_FIELD], "properties": {FILE_FIELD: FILE_SCHEMA, **fields},
+    described = form.model_json_schema() if form else {}
+    fields = {name: without_null(s) for name, s in described.get("properties", {}).items()}
+    schema = {"type": "object", "required": [FILE_FIELD, *described.get("required", [])], "properties": {FILE_FIELD: FILE_SCHEMA, **fields},
               "additionalProperties": False}  # as the forms say (extra="forbid"): an unknown field is a 422
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}

@@ -15,6 +15,7 @@ import os
 import signal
 import time
 import traceback
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -22,13 +23,14 @@ import numpy as np
 from .errors import ApiError
 from .observability import Metrics, log
 from ..audio import AudioError, AudioLimits, load_audio
-from ..catalogue import encode_audio
+from ..audition import NoNotesError, RubberbandMissingError, Target, audition, beat_midi, mix
+from ..catalogue import BeatRecord, encode_audio
 from ..core import die_with_parent
-from ..recommend import Query
+from ..recommend import Query, key_fit, tempo_fit
 
 # %% auto #0
-__all__ = ['ONE_THREAD', 'warm_up', 'describe_upload', 'describe_new_beat', 'served_embedding_size', 'worker_main', 'WorkerLost',
-           'Worker', 'AnalysisPool']
+__all__ = ['ONE_THREAD', 'warm_up', 'describe_upload', 'describe_new_beat', 'served_embedding_size', 'Refusal', 'conformed',
+           'conformed_midi', 'mixed_upload', 'worker_main', 'WorkerLost', 'Worker', 'AnalysisPool']
 
 # %% ../../nbs/05f_api_workers.ipynb #23e0a0ed
 def warm_up() -> None:
@@ -61,6 +63,61 @@ def served_embedding_size() -> int:
 
 # The pool parallelises over requests; thread pools inside each worker would only fight over the same cores.
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+# %% ../../nbs/05f_api_workers.ipynb #92ed7583
+@dataclass(frozen=True)
+class Refusal:
+    "A job's typed refusal, sent back as a value: the server answers it with this status, code and message."
+    status: int
+    code: str
+    message: str
+
+
+def _refused(make):
+    "`make()`, or the `Refusal` of what an audition may refuse."
+    try:
+        return make()
+    except (RubberbandMissingError, NoNotesError) as e:
+        return Refusal(e.status, e.code, str(e))
+    except ValueError as e:  # our messages: a key of the other mode, a beat shorter than a bar, a tempo out of range
+        return Refusal(422, "cannot_conform", str(e))
+
+
+def conformed(record: BeatRecord, target: Target, bars: int, beat_audio: str | None = None) -> tuple[dict, bytes] | Refusal:
+    "(facts, WAV) of `record`'s audition at `target` (runs in a worker); `beat_audio`: the file of a beat added as audio."
+    def make():
+        shown = audition(record, target, beat_audio, bars)
+        return shown.to_dict(), shown.wav
+    return _refused(make)
+
+
+def conformed_midi(record: BeatRecord, target: Target, bars: int) -> tuple[dict, bytes] | Refusal:
+    "(facts, standard MIDI file) of `record`'s audition at `target` (runs in a worker)."
+    def make():
+        if record.source == "user":  # refused before anything is rendered
+            raise NoNotesError("this beat was added as audio: it has no notes to export, only its audition as WAV")
+        shown = audition(record, target, None, bars)
+        return shown.to_dict(), beat_midi(shown)
+    return _refused(make)
+
+
+def mixed_upload(path: str, limits: AudioLimits, record: BeatRecord, bpm: float | None, key: str | None, bars: int,
+                 beat_audio: str | None = None) -> tuple[dict, bytes] | Refusal:
+    "(facts, WAV) of an uploaded track with `record`'s audition under it, at `bpm` and `key` or where the match would play it."
+    from beat_selection.features import analyze
+    track = load_audio(path, limits=limits)
+    analysis = analyze(track)
+
+    def make():
+        tempo = tempo_fit(analysis.tempo, record.bpm)
+        fit = key_fit((analysis.key, analysis.mode == 0), (record.tonic, record.mode == "minor"))
+        shown = audition(record, Target(bpm or tempo.target_bpm, key or fit.target), beat_audio, bars)
+        made = mix(track, analysis, shown)
+        facts = {**shown.to_dict(), "track_bpm": round(analysis.tempo, 2), "track_key": analysis.key_name,
+                 "beat_start": round(made.beat_start, 3), "downbeat_from": made.downbeat_from,
+                 "beat_gain_db": made.beat_gain_db, "duration": round(made.duration, 3)}
+        return facts, made.wav
+    return _refused(make)
 
 # %% ../../nbs/05f_api_workers.ipynb #5eff02aa
 def _limit_cpu(seconds: float | None) -> None:
