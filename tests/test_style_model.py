@@ -28,13 +28,16 @@ def test_prediction_contract_on_the_sample():
     assert analysis.tempo > 0
 
 
-def test_card_reports_held_out_metrics_above_the_floor():
-    "A retrained model that measures worse than this on its held-out split must not ship (targets: bench/RESULTS.md)."
-    held_out = model_card()["metrics"]["held_out"]
-    assert held_out["accuracy"] >= 0.92
-    assert held_out["accuracy_by_part"]["full"] >= 0.93
-    assert held_out["accuracy_by_part"]["drums"] >= 0.85
-    assert held_out["accuracy_by_part"]["no_drums"] >= 0.93
+PREVIOUS_VALIDATION_TOP1 = 0.421  # the generator-only model this one replaced, on MMA's validation folders (its card)
+
+
+def test_card_meets_the_shipping_rule():
+    """The rule a retrained model must pass to ship, fixed before any candidate ran (nbs/03b_training): at least 80 %
+    on the generator's held-out split, and at least 10 points of top-1 more than the model it replaced on MMA's
+    validation folders (figures of the exported model, from its card)."""
+    metrics = model_card()["metrics"]
+    assert metrics["held_out"]["accuracy"] >= 0.80
+    assert metrics["sources"]["mma_validation"]["accuracy"] >= PREVIOUS_VALIDATION_TOP1 + 0.10
 
 
 def test_batch_and_single_predictions_agree():
