@@ -31,16 +31,12 @@ from .core import STYLE_IDS, STYLE_NAMES, Key, atomic_write_bytes, cache_dir, ex
 from .features import MODELS_DIR, Analysis, camelot, key_name
 
 # %% auto #0
-__all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'SCHEMA', 'MIGRATIONS', 'AUDIO_TABLE', 'COLUMNS', 'BUSY_TIMEOUT',
-           'AUDIO_FORMATS', 'DEFAULT_SEED_BASE', 'DEFAULT_BARS', 'DEFAULT_KITS', 'CATALOGUE_VERSION', 'ALL_KEYS',
-           'KEY_STRIDE', 'DEFAULT_INDEX_PATH', 'INDEX_FORMAT', 'BeatRecord', 'StylePredictionLike', 'default_describe',
-           'new_record', 'schema_for', 'record_to_row', 'row_to_record', 'key_filter', 'where_clause', 'connect',
-           'database_url', 'PostgresConnection', 'without_password', 'ReadOnlyCatalogueError', 'writable',
-           'cannot_open_wal_index', 'connect_read_only', 'AudioFormat', 'audio_format', 'encode_audio',
-           'write_atomically', 'Catalogue', 'PlannedBeat', 'default_plan', 'planned_beat', 'planned_audio',
-           'planned_beat_of', 'style_tempo_range', 'render_planned', 'build_default', 'export_index', 'read_index',
-           'import_index', 'generate_missing_audio', 'write_default_index', 'default_versions', 'catalogue_dir',
-           'default_catalogue']
+__all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'AUDIO_FORMATS', 'DEFAULT_BARS', 'DEFAULT_KITS', 'CATALOGUE_VERSION',
+           'ALL_KEYS', 'DEFAULT_INDEX_PATH', 'INDEX_FORMAT', 'BeatRecord', 'StylePredictionLike', 'default_describe',
+           'new_record', 'key_filter', 'connect', 'ReadOnlyCatalogueError', 'connect_read_only', 'audio_format',
+           'encode_audio', 'Catalogue', 'PlannedBeat', 'default_plan', 'planned_beat', 'planned_beat_of',
+           'style_tempo_range', 'render_planned', 'build_default', 'export_index', 'read_index', 'import_index',
+           'generate_missing_audio', 'write_default_index', 'catalogue_dir', 'default_catalogue']
 
 # %% ../nbs/03a_catalogue.ipynb #60aa46e3
 @dataclass(frozen=True)
@@ -81,7 +77,7 @@ class StylePredictionLike(Protocol):
     probabilities: dict[str, float]
     embedding: np.ndarray
 
-
+# %% ../nbs/03a_catalogue.ipynb #c65e95b9
 # takes an `Audio` or mono float32 samples at 22 050 Hz, as `analyze` does
 Describe = Callable[["Audio | np.ndarray"], "tuple[Analysis, StylePredictionLike]"]
 
@@ -116,6 +112,7 @@ def new_record(id: str, name: str | None, analysis: Analysis, prediction: StyleP
 SCHEMA_VERSION = 1
 EMBEDDING_DIM = 160  # the style model's embedding size (five networks x 32); shapes an empty catalogue's matrix
 
+# %% ../nbs/03a_catalogue.ipynb #1c5041ee
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS beats (
     id TEXT PRIMARY KEY,
@@ -190,7 +187,7 @@ def key_filter(key: str) -> tuple[str, str]:
         return "camelot", f"{match[1]}{match[2].upper()}"
     return "key", Key.parse(key).name
 
-
+# %% ../nbs/03a_catalogue.ipynb #6d1557ba
 def where_clause(style: str | None = None, bpm_min: float | None = None, bpm_max: float | None = None,
                  key: str | None = None) -> tuple[str, list]:
     "SQL `WHERE` clause (or '') and its parameters for the filters given."
@@ -206,7 +203,7 @@ def where_clause(style: str | None = None, bpm_min: float | None = None, bpm_max
 # %% ../nbs/03a_catalogue.ipynb #1bb95e52
 BUSY_TIMEOUT = 10.0  # seconds a connection waits for another writer before giving up
 
-
+# %% ../nbs/03a_catalogue.ipynb #1c762bc0
 def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     "A connection in autocommit mode (transactions are explicit) that waits for busy writers; `read_only`: see below."
     if read_only:
@@ -215,7 +212,6 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
     connection.execute("PRAGMA synchronous = NORMAL")  # with WAL: a power cut may lose the last commit, never corrupt
     return connection
-
 
 # %% ../nbs/03a_catalogue.ipynb #c3d4e5f6
 _URL = re.compile(r"^postgres(?:ql)?:/+", re.IGNORECASE)
@@ -256,7 +252,7 @@ class ReadOnlyCatalogueError(AudioError):
     "No beat can be added: the catalogue is read-only data (a container image's, a read-only mount)."
     code, status = "read_only_catalogue", 409
 
-
+# %% ../nbs/03a_catalogue.ipynb #726d713c
 def writable(root: Path) -> bool:
     "Whether this process may change the catalogue at `root`: its folder, `audio/` and database, where they exist."
     return all(os.access(p, os.W_OK) for p in (root, root / "audio", root / "catalogue.sqlite") if p.exists())
@@ -267,7 +263,7 @@ def cannot_open_wal_index(error: sqlite3.Error) -> bool:
     # SQLITE_READONLY_DIRECTORY, _CANTINIT... or SQLITE_CANTOPEN: the primary code is the low byte
     return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
 
-
+# %% ../nbs/03a_catalogue.ipynb #70aae36e
 def connect_read_only(path: Path) -> sqlite3.Connection:
     "A connection that never writes: `mode=ro`, else `immutable=1` for a WAL file whose folder cannot take its `-shm`."
     uri = f"{Path(path).resolve().as_uri()}?mode=ro"
@@ -293,7 +289,7 @@ class AudioFormat(NamedTuple):
     media_type: str
     compression_level: float | None = None  # soundfile's 0 (best) .. 1 (smallest); None: the format's own
 
-
+# %% ../nbs/03a_catalogue.ipynb #18da3075
 AUDIO_FORMATS: dict[str, AudioFormat] = {
     "flac": AudioFormat("flac", ".flac", "FLAC", "PCM_16", "audio/flac"),
     # 0.2: 60-75 kbit/s of variable bit rate for 22 050 Hz mono, about a quarter of the FLAC
@@ -315,7 +311,7 @@ def encode_audio(samples: np.ndarray, sr: int = DEFAULT_SR, format: str = "flac"
                     compression_level=chosen.compression_level)
     return buffer.getvalue()
 
-
+# %% ../nbs/03a_catalogue.ipynb #cc49c07a
 def write_atomically(path: Path, data: bytes) -> None:
     "Write `data` to `path` so that nobody ever sees a half-written file."
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -590,7 +586,7 @@ class Catalogue:
             connection.close()
             self._local.pid = None
 
-
+# %% ../nbs/03a_catalogue.ipynb #5b22c308
 _SCHEMA_LOCK = 0x62656174  # the PostgreSQL advisory lock key of schema changes: any number every process agrees on
 
 
@@ -607,12 +603,18 @@ def _source_name(source: AudioSource) -> str | None:
 
 # %% ../nbs/03a_catalogue.ipynb #e623f390
 DEFAULT_SEED_BASE = 5_000_000
+
+# %% ../nbs/03a_catalogue.ipynb #956c2f31
 DEFAULT_BARS = 8
 DEFAULT_KITS: tuple[str, ...] = ("synth",)  # always installed: the default beats are the same on every machine
 CATALOGUE_VERSION = 3  # bumped on purpose when the default plan or how its beats are made changes
 # (2: synthesized kit only; 3: every beat a distinct groove of its style)
 ALL_KEYS: tuple[str, ...] = tuple(key_name(tonic, minor) for tonic in range(12) for minor in (False, True))
+
+# %% ../nbs/03a_catalogue.ipynb #f66b0a52
 KEY_STRIDE = 7  # prime to 24: each style starts on a different key
+
+# %% ../nbs/03a_catalogue.ipynb #99db03ab
 DEFAULT_INDEX_PATH = MODELS_DIR / "default_catalogue.jsonl.gz"  # the default beats' records, shipped (no audio)
 
 
@@ -652,13 +654,13 @@ def planned_beat(planned: PlannedBeat) -> Beat:
     return generate_beat(BeatSpec(planned.style, bpm=planned.bpm, key=planned.key, bars=DEFAULT_BARS,
                                   groove=planned.groove), planned.seed, kits=DEFAULT_KITS)
 
-
+# %% ../nbs/03a_catalogue.ipynb #83d3b89f
 def planned_audio(planned: PlannedBeat, format: str = "flac") -> bytes:
     "A planned beat's audio, encoded: the same bytes on every call."
     beat = planned_beat(planned)
     return encode_audio(beat.audio, beat.sr, format)
 
-
+# %% ../nbs/03a_catalogue.ipynb #23b2475a
 def planned_beat_of(record: BeatRecord) -> PlannedBeat | None:
     "The plan entry a record was generated from, or None (a user's beat, a beat of another plan)."
     if record.source != "generated" or record.seed is None or record.style not in STYLES:
@@ -688,7 +690,7 @@ def render_planned(job: tuple[PlannedBeat, Describe, str]) -> tuple[BeatRecord, 
                         kit=beat.kit)
     return record, encode_audio(beat.audio, beat.sr, format)
 
-
+# %% ../nbs/03a_catalogue.ipynb #68ece3f8
 def build_default(catalogue: Catalogue, per_style: int = 24, workers: int = 2, progress: bool = True) -> int:
     "Generate, describe and store the beats of `default_plan(per_style)` the catalogue lacks; returns how many."
     existing = catalogue.ids()
@@ -719,7 +721,7 @@ def export_index(catalogue: Catalogue, path: str | os.PathLike = DEFAULT_INDEX_P
     written.chmod(0o644)  # shipped with the package: readable by whoever serves it
     return written
 
-
+# %% ../nbs/03a_catalogue.ipynb #fb617a43
 def read_index(path: str | os.PathLike = DEFAULT_INDEX_PATH) -> tuple[dict[str, Any], list[BeatRecord]]:
     "The header and the records of an index file; ValueError when it cannot be read whole."
     try:
@@ -733,7 +735,7 @@ def read_index(path: str | os.PathLike = DEFAULT_INDEX_PATH) -> tuple[dict[str, 
     except Exception as error:  # a damaged or foreign file is never trusted, whatever is wrong with it
         raise ValueError(f"not a readable catalogue index: {type(error).__name__}: {error}") from error
 
-
+# %% ../nbs/03a_catalogue.ipynb #fa67374d
 def import_index(catalogue: Catalogue, per_style: int = 24, path: str | os.PathLike = DEFAULT_INDEX_PATH) -> int | None:
     "Store the default beats of an index, without their audio; how many, or None when the index does not fit."
     if catalogue.describe is not default_describe or not Path(path).is_file():
@@ -775,7 +777,6 @@ def write_default_index(per_style: int = 24, workers: int = 2, path: str | os.Pa
         catalogue = default_catalogue(per_style, Path(folder) / "catalogue", workers=workers, index=None)
         return export_index(catalogue, path, per_style)
 
-
 # %% ../nbs/03a_catalogue.ipynb #25994f64
 def default_versions() -> dict[str, str]:
     "What the default beats depend on: the plan, the generator, the analysis and the style model, each a version."
@@ -784,7 +785,7 @@ def default_versions() -> dict[str, str]:
     return dict(catalogue=str(CATALOGUE_VERSION), generator=str(GENERATOR_VERSION), analysis=analysis_version(),
                 model=model_version())
 
-
+# %% ../nbs/03a_catalogue.ipynb #08e39f67
 def catalogue_dir() -> Path:
     "Where the default catalogue lives: `$BEAT_SELECTION_CATALOGUE`, else a folder of `cache_dir()` named by versions."
     v = default_versions()

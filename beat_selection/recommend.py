@@ -21,16 +21,10 @@ from .features import PITCH_CLASSES, Analysis, camelot, key_name
 from .model import StylePrediction, describe
 
 # %% auto #0
-__all__ = ['TEMPO_READINGS', 'TEMPO_TOLERANCE', 'TEMPO_FREE', 'TEMPO_SPREAD', 'OTHER_READING', 'KEY_FITS', 'TRANSPOSED_FIT',
-           'PER_SEMITONE', 'FEEL_WEIGHTS', 'NEUTRAL', 'RANGE_SPREAD', 'RANGE_FLOOR', 'EXACT_LIMIT', 'SHORTLIST_SIZE',
-           'KEY_CLASSES', 'TEMPO_BIN', 'GRID_SIZE', 'TempoFit', 'tempo_fits', 'tempo_fit', 'KeyFit', 'camelot_position',
-           'key_relation', 'key_fit', 'unit_rows', 'grid_vector', 'replayed_tempo_fits', 'replayed_tempo_fit',
-           'replayed_key_fit', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query', 'runner_up_key',
-           'centred', 'rotate_chroma', 'component_scores', 'feel', 'total_score', 'tempo_reason', 'key_reason',
-           'replayed_tempo_reason', 'replayed_key_reason', 'energy_reason', 'groove_reason', 'Match', 'Recommendation',
-           'explain', 'recommend', 'key_class', 'key_fit_table', 'padded_grid', 'BeatArrays', 'QueryTerms',
-           'unit_rows32', 'exact_scores', 'reorder', 'ShortlistIndex', 'Shortlisted', 'shortlist_of',
-           'require_embedding_size', 'shortlisted_index']
+__all__ = ['RANGE_SPREAD', 'RANGE_FLOOR', 'EXACT_LIMIT', 'GRID_SIZE', 'tempo_fit', 'key_relation', 'key_fit', 'unit_rows',
+           'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query', 'centred', 'feel', 'Match',
+           'Recommendation', 'explain', 'recommend', 'BeatArrays', 'exact_scores', 'ShortlistIndex', 'Shortlisted',
+           'shortlist_of', 'require_embedding_size']
 
 # %% ../nbs/04_recommend.ipynb #228139f2
 TEMPO_READINGS: dict[float, str] = {1.0: "same tempo", 2.0: "double time", 0.5: "half time"}
@@ -65,7 +59,7 @@ def tempo_fits(track_bpm: float, beat_bpm: np.ndarray) -> tuple[np.ndarray, np.n
     columns = np.arange(beat_bpm.size)
     return readings[best], stretch[best, columns], fit[best, columns]
 
-
+# %% ../nbs/04_recommend.ipynb #123bb011
 def tempo_fit(track_bpm: float, beat_bpm: float) -> TempoFit:
     "The `TempoFit` of one beat."
     reading, stretch, fit = (float(v[0]) for v in tempo_fits(track_bpm, np.array([beat_bpm])))
@@ -95,7 +89,7 @@ def camelot_position(tonic: int, minor: bool) -> tuple[int, bool]:
     code = camelot(tonic, minor)
     return int(code[:-1]), minor
 
-
+# %% ../nbs/04_recommend.ipynb #a6d464c4
 def key_relation(track: tuple[int, bool], beat: tuple[int, bool]) -> str:
     "How the beat's key (tonic, minor) relates to the track's, in the names of `KEY_FITS`, or 'clash'."
     (n_track, minor_track), (n_beat, minor_beat) = camelot_position(*track), camelot_position(*beat)
@@ -122,14 +116,14 @@ def key_fit(track: tuple[int, bool], beat: tuple[int, bool]) -> KeyFit:
 FEEL_WEIGHTS: dict[str, float] = {"style": 0.20, "sound": 0.50, "harmony": 0.20, "energy": 0.05, "groove": 0.05}
 NEUTRAL = 0.5
 
-
+# %% ../nbs/04_recommend.ipynb #53038b9b
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     "Rows scaled to unit length (zero rows stay zero)."
     matrix = np.asarray(matrix, dtype=np.float64)
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
-
+# %% ../nbs/04_recommend.ipynb #1b036d91
 def grid_vector(grid: dict[str, list[float]]) -> np.ndarray:
     "A rhythm grid (band -> steps) as one unit vector: 48 numbers for 4/4, 36 for 3/4."
     return unit_rows(np.concatenate([np.asarray(steps, dtype=float) for steps in grid.values()]))
@@ -138,7 +132,7 @@ def grid_vector(grid: dict[str, list[float]]) -> np.ndarray:
 RANGE_SPREAD = 0.20  # off its style's tempo range, a replayed beat's tempo fit falls as a Gaussian of this relative width...
 RANGE_FLOOR = 0.90   # ...down to this: a style played off its usual tempo is still that style, and the feel decides
 
-
+# %% ../nbs/04_recommend.ipynb #941c506d
 def replayed_tempo_fits(track_bpm: float, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(reading, fit) for beats made again at the track's tempo × reading, their styles' ranges `low`..`high`: the
     reading nearest the range. No discount for half or double time: the beat is made at that tempo, not stretched."""
@@ -162,7 +156,6 @@ def replayed_key_fit(track: tuple[int, bool], beat: tuple[int, bool]) -> KeyFit:
     tonic = track[0] if track[1] == beat[1] else (track[0] + (3 if track[1] else -3)) % 12  # A minor <-> C major
     relation = "same key" if track[1] == beat[1] else "relative key"
     return KeyFit(relation, (tonic - beat[0] + 6) % 12 - 6, key_name(tonic, beat[1]), KEY_FITS["same key"])
-
 
 # %% ../nbs/04_recommend.ipynb #cf1ee1fd
 class IncompatibleCatalogueError(ValueError):
@@ -250,17 +243,17 @@ class Query:
     def key(self) -> Key:
         return self.analysis.musical_key
 
-
+# %% ../nbs/04_recommend.ipynb #a2477fad
 def runner_up_key(analysis: Analysis) -> Key:
     "The analysis' second-best key."
     return Key.parse(analysis.key_runner_up)
 
-
+# %% ../nbs/04_recommend.ipynb #d915bfa9
 def centred(rows: np.ndarray) -> np.ndarray:
     "Each row minus its mean."
     return rows - rows.mean(axis=-1, keepdims=True)
 
-
+# %% ../nbs/04_recommend.ipynb #f057552e
 def rotate_chroma(chroma: np.ndarray, semitones: np.ndarray) -> np.ndarray:
     "Each row of `chroma` (n, 12) moved up by its number of semitones."
     columns = (np.arange(12)[None] - np.asarray(semitones)[:, None]) % 12
@@ -300,12 +293,12 @@ def component_scores(query: Query, index: CatalogueIndex) -> tuple[dict[str, np.
     parts = {"tempo": tempo, "key": key, "style": style, "sound": sound, "harmony": harmony, "energy": energy, "groove": groove}
     return {name: np.asarray(values, dtype=float).reshape(len(index)) for name, values in parts.items()}, tempos, keys
 
-
+# %% ../nbs/04_recommend.ipynb #a9c33479
 def feel(parts: dict[str, np.ndarray]) -> np.ndarray:
     "The weighted mean of the parts other than tempo and key (`FEEL_WEIGHTS`)."
     return sum(weight * parts[name] for name, weight in FEEL_WEIGHTS.items())
 
-
+# %% ../nbs/04_recommend.ipynb #d6cc4b3c
 def total_score(parts: dict[str, np.ndarray]) -> np.ndarray:
     "tempo × key × feel."
     return parts["tempo"] * parts["key"] * feel(parts)
@@ -420,9 +413,11 @@ def explain(query: Query, beat: BeatRecord, parts: dict[str, float], tempo: Temp
 
 
 EXACT_LIMIT = 20_000   # up to this many beats every beat is scored; beyond, a shortlist from `ShortlistIndex`
+
+# %% ../nbs/04_recommend.ipynb #c2f446d5
 SHORTLIST_SIZE = 50    # beats scored in full after the index has found them (at least 4 × top_k)
 
-
+# %% ../nbs/04_recommend.ipynb #1c93102f
 def recommend(track: Union[Query, tuple, Audio, np.ndarray, AudioSource], catalogue: Union[Catalogue, CatalogueIndex, "Shortlisted"],
               top_k: int = 5, style: str | None = None, shortlist: bool | None = None) -> Recommendation:
     "The track's style and the `top_k` catalogue beats (of `style` only, if given) that fit it best."
@@ -457,9 +452,11 @@ from .catalogue import default_catalogue
 # %% ../nbs/04_recommend.ipynb #29eccc53
 KEY_CLASSES = 24            # tonic × mode: a beat's key is one of 24
 TEMPO_BIN = np.log2(1.03)   # partitions 3 % of tempo wide, on a log scale
+
+# %% ../nbs/04_recommend.ipynb #20db0897
 GRID_SIZE = 48              # 4/4's rhythm grid (3 bands × 16 steps); 3/4's 36 numbers are padded with zeros
 
-
+# %% ../nbs/04_recommend.ipynb #daefec24
 def key_class(tonic: np.ndarray | int, minor: np.ndarray | bool) -> np.ndarray:
     "0..23: the tonic and the mode of a key as one number."
     return np.asarray(tonic, dtype=np.int16) * 2 + np.asarray(minor, dtype=np.int16)
@@ -553,7 +550,7 @@ def unit_rows32(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
-
+# %% ../nbs/04_recommend.ipynb #620417b5
 def exact_scores(query: Query | QueryTerms, beats: BeatArrays, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
     "`total_score` of the beats `rows`, computed from the arrays alone: the same numbers `component_scores` gives."
     q = query if isinstance(query, QueryTerms) else QueryTerms.of(query)
@@ -568,7 +565,6 @@ def exact_scores(query: Query | QueryTerms, beats: BeatArrays, rows: slice | np.
             + FEEL_WEIGHTS["harmony"] * harmony + FEEL_WEIGHTS["energy"] * energy + FEEL_WEIGHTS["groove"] * groove)
     return tempo * q.key_score[key] * feel
 
-
 # %% ../nbs/04_recommend.ipynb #25e748b2
 def reorder(values: np.ndarray, order: np.ndarray, columns: int = 16) -> np.ndarray:
     "`values[order]`, written over `values` a few columns at a time: the copy in flight is small, not a second matrix."
@@ -578,7 +574,7 @@ def reorder(values: np.ndarray, order: np.ndarray, columns: int = 16) -> np.ndar
         values[:, start:start + columns] = values[order, start:start + columns]
     return values
 
-
+# %% ../nbs/04_recommend.ipynb #d6555993
 class ShortlistIndex:
     """Beats in partitions of one key and 3 % of tempo, searched best-first until no partition left can beat the shortlist.
 
@@ -691,7 +687,7 @@ def require_embedding_size(catalogue: Catalogue, size: int) -> None:
             f"the catalogue's beats were described by another style model (embeddings of {found} numbers, this one's "
             f"have {size}): rebuild it (`beat-select catalogue build`) in a new folder")
 
-
+# %% ../nbs/04_recommend.ipynb #e25ed7e9
 def shortlisted_index(query: Query, catalogue: Catalogue | Shortlisted, size: int, style: str | None = None) -> CatalogueIndex:
     "A `CatalogueIndex` of the `size` beats of fixed audio the shortlist index finds for `query`, and of the default beats."
     shortlisted = shortlist_of(catalogue)
