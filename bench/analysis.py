@@ -41,8 +41,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-import librosa
-import mir_eval
+from beat_selection.core import use_private_numba_cache
+
+use_private_numba_cache()  # before librosa: its numba functions compile into this user's cache, never into site-packages
+import librosa  # noqa: E402
+import mir_eval  # noqa: E402
 import numpy as np
 import soundfile as sf
 

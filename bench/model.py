@@ -339,6 +339,8 @@ def _median_cpu_ms(call: Callable[[], object], repeats: int) -> float:
 
 
 def speed_report(model: StyleModel, repeats: int) -> list[str]:
+    from beat_selection.core import use_private_numba_cache
+    use_private_numba_cache()  # librosa compiles into this user's cache, never into site-packages
     import librosa
 
     sr = 22050
