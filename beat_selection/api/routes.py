@@ -165,7 +165,8 @@ async def beat_audio(request: Request, beat_id: str) -> FileResponse:
     "The beat's audio, as the catalogue keeps it (FLAC, or MP3 in a catalogue of previews)."
     record = await find_beat(request, beat_id)
     _, beats = service_of(request).require_ready()
-    path = beats.audio_path(record.id)
+    # off the event loop: a default beat shipped without its audio is generated here the first time (about 0.5 s)
+    path = await asyncio.to_thread(beats.audio_path, record.id)
     if not path.is_file():
         raise ApiError(404, "not_found", "the audio of this beat is missing")
     stored = beats.audio_format
