@@ -69,6 +69,8 @@ def test_recommend_the_sample(client):
     assert "afro" in styles[:3] and len(styles) == len(STYLE_IDS)
     assert body["style"] == styles[0] and body["confidence"] == body["styles"][0]["probability"]
     assert len(body["matches"]) == 3 and body["analysis"]["key_name"] == "E minor"
+    # our beats are made again at the track's tempo and key; a beat added as audio is stretched
+    assert all(m["replayed"] == (m["source"] == "generated") for m in body["matches"])
     match = body["matches"][0]
     assert set(match["reasons"]) == {"tempo", "key", "energy", "groove"}
     audio = client.get(match["audio_url"])

@@ -112,7 +112,9 @@ class MatchOut(BeatSummary):
     feel: float = Field(description="0..1: the weighted mean of the parts other than tempo and key (style, sound, harmony, energy, groove)")
     play_at_bpm: float = Field(description="the tempo to play the beat at under the track")
     stretch: float = Field(description="relative tempo change of the beat, +0.03 = 3 % faster")
-    transpose_semitones: int = Field(description="semitones to move the beat by to reach a compatible key; 0 when compatible")
+    transpose_semitones: int = Field(description="semitones from the beat's stored key to `play_in_key` (a beat made again "
+                                     "is played there directly; a beat added as audio is shifted)")
+    replayed: bool = Field(False, description="a beat of ours, made again at `play_at_bpm` in `play_in_key`, not stretched")
     tempo_compatible: bool
     key_compatible: bool
     reasons: dict[str, str]
