@@ -224,14 +224,12 @@ def _request(record: BeatRecord, target: Target, bars: int, sr: int, content: st
     "Everything an audition depends on: the cache entry's name is its hash, and the entry must repeat it."
     return {"audition": AUDITION_VERSION, "generator": GENERATOR_VERSION, "beat": record.id, "source": record.source,
             "style": record.style, "seed": record.seed, "kit": record.kit, "written_bpm": record.bpm,
-            "written_key": record.key, "bpm": round(float(target.bpm), 2), "key": key_name(*_tonic_minor(target.key)),
+            "written_key": record.key, "bpm": round(float(target.bpm), 2), "key": Key.parse(target.key).name,
             "bars": bars, "sr": sr, "content": content,
             # the kit really played here: a kit installed later makes a new entry, not the stand-in's audio again
             "played_kit": None if record.source == "user" else generator.playable(record.kit or "synth", sr)}
 
 
-def _tonic_minor(key: str) -> Key:
-    return Key.parse(key)
 
 
 def _save(path: Path, request: dict, facts: dict, audio: np.ndarray, sr: int, hits: tuple, notes: tuple,
@@ -437,7 +435,7 @@ def beat_midi(audition: Audition, ticks_per_beat: int = MIDI_TICKS_PER_BEAT) -> 
     if audition.method != "played":
         raise NoNotesError("this beat was added as audio: it has no notes to export, only its audition as WAV")
     tempo = mido.bpm2tempo(audition.bpm)
-    tonic, minor = _tonic_minor(audition.key)
+    tonic, minor = Key.parse(audition.key)
     tick = lambda seconds: int(round(mido.second2tick(max(seconds, 0.0), ticks_per_beat, tempo)))
     conductor = mido.MidiTrack([
         mido.MetaMessage("track_name", name=f"{audition.beat_id} at {audition.bpm:g} BPM, {audition.key}", time=0),

@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Protocol, Sequence
 
 import numpy as np
 import soundfile
@@ -28,7 +28,7 @@ import soundfile
 from .audio import DEFAULT_SR, Audio, AudioError, AudioSource, load_audio
 from .beats import STYLES, Beat, BeatSpec, catalogue_grooves, generate_beat
 from .core import STYLE_IDS, STYLE_NAMES, Key, atomic_write_bytes, cache_dir, exclusive_lock, parallel_map
-from .features import MODELS_DIR, Analysis, camelot, key_name
+from .features import MODELS_DIR, Analysis, key_name
 
 # %% auto #0
 __all__ = ['Describe', 'SCHEMA_VERSION', 'EMBEDDING_DIM', 'AUDIO_FORMATS', 'DEFAULT_BARS', 'DEFAULT_KITS', 'CATALOGUE_VERSION',

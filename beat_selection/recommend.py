@@ -17,7 +17,7 @@ import numpy as np
 from .audio import Audio, AudioSource
 from .core import STYLE_IDS, STYLE_NAMES, Key
 from .catalogue import BeatRecord, Catalogue, planned_beat_of, style_tempo_range
-from .features import PITCH_CLASSES, Analysis, camelot, key_name
+from .features import Analysis, camelot, key_name
 from .model import StylePrediction, describe
 
 # %% auto #0
@@ -445,9 +445,6 @@ def recommend(track: Union[Query, tuple, Audio, np.ndarray, AudioSource], catalo
                              explain(query, index.records[i], beat_parts, tempos[i], keys[i], replayed), replayed))
     prediction = query.prediction
     return Recommendation(prediction.style, prediction.confidence, prediction.ranked(), matches, query.analysis)
-
-# %% ../nbs/04_recommend.ipynb #56fe079d
-from .catalogue import default_catalogue
 
 # %% ../nbs/04_recommend.ipynb #29eccc53
 KEY_CLASSES = 24            # tonic × mode: a beat's key is one of 24

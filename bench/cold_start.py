@@ -31,7 +31,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def ready(url: str, seconds: float, server: subprocess.Popen) -> bool:
+def ready(url: str, seconds: float, server: subprocess.Popen, poll: float = 0.3) -> bool:
+    "Whether the server at `url` answers `/ready` with 200 within `seconds` (asking every `poll` seconds)."
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and server.poll() is None:
         try:
@@ -40,7 +41,7 @@ def ready(url: str, seconds: float, server: subprocess.Popen) -> bool:
                     return True
         except OSError:
             pass
-        time.sleep(0.3)
+        time.sleep(poll)
     return False
 
 

@@ -9,8 +9,8 @@ default catalogue generated beat by beat (`default_catalogue(index=None)`), then
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,32 +19,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cold_start import free_port, ready  # bench/cold_start.py: the same port and readiness checks
+
 BEAT_SELECT = Path(sys.executable).with_name("beat-select")
 GENERATE_WITHOUT_INDEX = ("from beat_selection.catalogue import default_catalogue; "
                           "default_catalogue(workers=2, progress=False, index=None)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get(url: str, timeout: float = 30) -> tuple[int, bytes]:
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status, r.read()
-
-
-def wait_ready(url: str, server: subprocess.Popen, seconds: float = 600) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if get(url + "/ready", timeout=2)[0] == 200:
-                return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
 
 
 def one_round(with_index: bool) -> dict[str, float]:
@@ -62,10 +46,9 @@ def one_round(with_index: bool) -> dict[str, float]:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            if not wait_ready(url, server):
+            if not ready(url, 600, server, poll=0.1):  # a finer poll: the time to ready is the figure
                 raise RuntimeError("the server did not become ready")
-            ready = time.monotonic() - started
-            import json
+            ready_s = time.monotonic() - started
             beat = json.loads(get(url + "/beats?limit=1")[1])["items"][0]["id"]
             t = time.monotonic()
             status, first_audio = get(f"{url}/beats/{beat}/audio")
@@ -77,7 +60,7 @@ def one_round(with_index: bool) -> dict[str, float]:
         finally:
             server.terminate()
             server.wait(30)
-    return dict(catalogue_s=built, ready_s=ready, first_preview_s=first, cached_preview_s=cached)
+    return dict(catalogue_s=built, ready_s=ready_s, first_preview_s=first, cached_preview_s=cached)
 
 
 def main() -> None:
