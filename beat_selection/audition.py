@@ -32,10 +32,11 @@ from .core import Key, cache_dir, load_or_build, parse_key
 from .features import Analysis, key_name
 
 # %% auto #0
-__all__ = ['TEMPO_RANGE', 'AUDITION_VERSION', 'DEFAULT_BARS', 'SYNTH_PROGRAMS', 'HARMONY_STANDS_OUT', 'BEAT_UNDER_TRACK_DB',
-           'MIDI_TICKS_PER_BEAT', 'DRUM_NOTE_SECONDS', 'MIDI_KEYS', 'Target', 'semitones_to', 'Performance',
-           'register_shift', 'groove_of', 'perform', 'RubberbandMissingError', 'NoNotesError', 'Audition', 'wav_bytes',
-           'integrated_loudness', 'audition_path', 'audition', 'stretch', 'bar_lines', 'first_downbeat', 'Mix', 'mix',
+__all__ = ['TEMPO_RANGE', 'AUDITION_VERSION', 'DEFAULT_BARS', 'SYNTH_PROGRAMS', 'ALIGN_HOP', 'ALIGN_BARS', 'PULSE_WEIGHT',
+           'HARMONY_WEIGHT', 'BEAT_UNDER_TRACK_DB', 'MIDI_TICKS_PER_BEAT', 'DRUM_NOTE_SECONDS', 'MIDI_KEYS', 'Target',
+           'semitones_to', 'Performance', 'register_shift', 'groove_of', 'perform', 'RubberbandMissingError',
+           'NoNotesError', 'Audition', 'wav_bytes', 'integrated_loudness', 'audition_path', 'audition', 'stretch',
+           'bar_lines', 'onset_bands', 'groove_match', 'pulse', 'harmony_change', 'first_downbeat', 'Mix', 'mix',
            'beat_midi']
 
 # %% ../nbs/04a_audition.ipynb #99fb1bfe
@@ -359,25 +360,96 @@ def bar_lines(spec: BeatSpec, seed: int, kits: tuple[str, ...], sr: int = DEFAUL
     return lines[(lines >= 0) & (lines < spec.seconds)]
 
 # %% ../nbs/04a_audition.ipynb #01210fb4
-HARMONY_STANDS_OUT = 2.0  # the bar position with the most chord change must beat the median position this many times
+ALIGN_HOP = 64           # samples at 22 050 Hz between the starts the mix weighs: 2.9 ms
+ALIGN_BARS = 2           # bars of the audition matched against the track from each start
+PULSE_WEIGHT = 1.0       # weight of the track's own beats in the choice (see the text above)
+HARMONY_WEIGHT = 2.0     # weight of the chord changes
 
 
-def first_downbeat(samples: np.ndarray, analysis: Analysis, sr: int = DEFAULT_SR) -> tuple[float, str]:
-    "(seconds, 'harmony' | 'analysis'): the track's first downbeat, the beat of the bar where its harmony changes."
+def onset_bands(samples: np.ndarray, sr: int = DEFAULT_SR, seconds: float | None = None) -> np.ndarray:
+    """(3, frames) onset strength of each of the analysis' `BANDS` every `ALIGN_HOP` samples (of the first `seconds`):
+    the rise of the log magnitude, over its standard deviation."""
+    from beat_selection.features import BANDS, stft_magnitude
+    y = np.asarray(samples, dtype=np.float32)
+    if sr != DEFAULT_SR:
+        y = soxr.resample(y, sr, DEFAULT_SR).astype(np.float32)
+    if seconds is not None:
+        y = y[: int(seconds * DEFAULT_SR)]
+    n_fft = 1024
+    freqs = np.fft.rfftfreq(n_fft, 1 / DEFAULT_SR)
+    masks = [(freqs >= lo) & (freqs < hi) for lo, hi in BANDS.values()]
+    out, previous = np.zeros((len(masks), 1 + len(y) // ALIGN_HOP), np.float32), None
+    for start, magnitude in stft_magnitude(y, n_fft, ALIGN_HOP):
+        level = np.log1p(100 * magnitude)
+        before = level[:, :1] if previous is None else previous
+        rise = np.maximum(0, np.diff(level, axis=1, prepend=before))
+        out[:, start: start + level.shape[1]] = [rise[m].sum(axis=0) for m in masks]
+        previous = level[:, -1:]
+    return out / (out.std(axis=1, keepdims=True) + 1e-9)
+
+
+def _standardised(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / (x.std() + 1e-9)
+
+
+def groove_match(track: np.ndarray, beat: np.ndarray, window: int, starts: np.ndarray) -> np.ndarray:
+    "For each start frame: the mean product of the track's `onset_bands` from it with the beat's (looped) over `window` frames."
+    looped = np.tile(beat, (1, -(-window // beat.shape[1])))[:, :window]
+    looped = looped - looped.mean(axis=1, keepdims=True)
+    scores = np.empty(len(starts))
+    for i, s in enumerate(starts):
+        part = track[:, s: s + window]
+        scores[i] = (part * looped[:, : part.shape[1]]).sum() / max(part.shape[1], 1)
+    return scores
+
+
+def pulse(track: np.ndarray, beat_frames: float, beats: int, starts: np.ndarray) -> np.ndarray:
+    "For each start frame: the track's mean onset strength (all bands) on `beats` beats of `beat_frames` from it."
+    strength = np.convolve(track.sum(axis=0), np.ones(3) / 3, "same")  # ±1 frame: a hit is not one frame wide
+    at = starts[:, None] + np.round(np.arange(beats) * beat_frames).astype(int)[None]
+    return strength[np.clip(at, 0, len(strength) - 1)].mean(axis=1)
+
+
+def harmony_change(samples: np.ndarray, starts: np.ndarray, bar: float, beat: float, sr: int = DEFAULT_SR) -> np.ndarray:
+    "For each start (seconds): how unlike the beat after it is to the beat before (chroma), on average over every bar from it."
     from beat_selection.features import CHROMA_FFT, CHROMA_SR, pitch_chroma  # the analysis' chroma and its frame rate
-    beats, meter = np.asarray(analysis.beat_times, dtype=float), int(analysis.time_signature)
-    if len(beats) < 2 * meter + 1:
-        return float(analysis.downbeat), "analysis"
     treble, bass, _ = pitch_chroma(np.asarray(samples, dtype=np.float32), sr)
-    frames = np.clip(np.round(beats * CHROMA_SR / (CHROMA_FFT // 4)).astype(int), 0, treble.shape[1] - 1)
-    per_beat = np.stack([np.concatenate([treble[:, a: max(b, a + 1)].mean(axis=1), bass[:, a: max(b, a + 1)].mean(axis=1)])
-                         for a, b in zip(frames[:-1], frames[1:])])
-    per_beat /= np.linalg.norm(per_beat, axis=1, keepdims=True) + 1e-9
-    change = np.r_[0.0, 1 - (per_beat[1:] * per_beat[:-1]).sum(axis=1)]  # at beat j: how unlike beat j - 1
-    scores = np.array([change[p::meter][1:].mean() for p in range(meter)])
-    if scores.max() <= HARMONY_STANDS_OUT * np.median(scores):
+    chroma = np.concatenate([treble, bass])
+    chroma = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + 1e-9)
+    fps, n = CHROMA_SR / (CHROMA_FFT // 4), chroma.shape[1]
+    running = np.concatenate([np.zeros((len(chroma), 1)), np.cumsum(chroma, axis=1)], axis=1)
+    width = max(1, int(round(beat * fps)))
+    scores = np.zeros(len(starts))
+    for i, start in enumerate(starts):
+        centres = np.round((start + bar * np.arange(int((len(samples) / sr - start) // bar) + 1)) * fps).astype(int)
+        centres = centres[(centres >= width) & (centres + width <= n)]
+        if len(centres) == 0: continue
+        before = (running[:, centres] - running[:, centres - width]).T
+        after = (running[:, centres + width] - running[:, centres]).T
+        cosine = (before * after).sum(axis=1) / (np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1) + 1e-9)
+        scores[i] = float(np.mean(1 - cosine))
+    return scores
+
+
+def first_downbeat(samples: np.ndarray, analysis: Analysis, audition: Audition | None = None,
+                   sr: int = DEFAULT_SR) -> tuple[float, str]:
+    """(seconds, 'groove' | 'analysis'): the start in the track's first bar where `audition` (if given) locks onto its
+    onsets, its beats fall and its harmony changes; the analysis' `downbeat` for a track under two bars."""
+    meter, bpm = int(analysis.time_signature), float(analysis.tempo)
+    bar = meter * 60 / bpm if bpm > 0 else 0.0
+    if bar <= 0 or len(samples) / sr < 2 * bar:
         return float(analysis.downbeat), "analysis"
-    return float(beats[int(np.argmax(scores))]), "harmony"
+    beat_bar = audition.beats_per_bar * 60 / audition.bpm if audition is not None else bar
+    span = max(bar, beat_bar)  # a beat at double time still starts on one of the track's bar lines
+    frames_per_second = DEFAULT_SR / ALIGN_HOP
+    window = int(round(ALIGN_BARS * beat_bar * frames_per_second))
+    track = onset_bands(samples, sr, seconds=span + ALIGN_BARS * max(bar, beat_bar) + 1.0)
+    starts = np.arange(int(round(span * frames_per_second)))
+    score = PULSE_WEIGHT * _standardised(pulse(track, 60 / bpm * frames_per_second, 2 * meter, starts))
+    score += HARMONY_WEIGHT * _standardised(harmony_change(samples, starts / frames_per_second, bar, 60 / bpm, sr))
+    if audition is not None and abs(audition.bpm / bpm - 1) < 0.05:  # same tempo: the same pattern can lock
+        score += _standardised(groove_match(track, onset_bands(audition.samples, audition.sr), window, starts))
+    return float(starts[int(np.argmax(score))] / frames_per_second), "groove"
 
 # %% ../nbs/04a_audition.ipynb #56f39d40
 BEAT_UNDER_TRACK_DB = 3.0  # the beat sits this far under the track's loudness: present, and the track stays on top
@@ -389,7 +461,7 @@ class Mix:
     wav: bytes = field(repr=False)
     sr: int
     beat_start: float      # seconds into the track of the audition's first bar line
-    downbeat_from: str     # "harmony" | "analysis" (see `first_downbeat`) | "given"
+    downbeat_from: str     # "groove" | "analysis" (see `first_downbeat`) | "given"
     beat_gain_db: float    # applied to the audition
     master_gain_db: float  # applied to the sum, below 0 only when it would clip
     duration: float
@@ -403,7 +475,7 @@ def mix(track: Union[Audio, np.ndarray], analysis: Analysis, audition: Audition,
     beat = audition.samples
     if audition.sr != sr:
         beat = soxr.resample(beat, audition.sr, sr)
-    start, found = (float(downbeat), "given") if downbeat is not None else first_downbeat(samples, analysis, sr)
+    start, found = (float(downbeat), "given") if downbeat is not None else first_downbeat(samples, analysis, audition, sr)
     offset = int(round(max(0.0, start) * sr))
     under = np.zeros(len(samples), dtype=np.float64)
     for at in range(offset, len(samples), len(beat)) if loop else [offset]:

@@ -162,7 +162,7 @@ def alignment(plan: list[PlannedBeat], tracks: int) -> list[str]:
             placement.append(abs((landed - made.beat_start + loop / 2) % loop - loop / 2))
             errors.append(np.abs(truth - made.beat_start).min())
             analysis_errors.append(np.abs(truth - a.downbeat).min())
-            harmony_used.append(made.downbeat_from == "harmony")
+            harmony_used.append(made.downbeat_from == "groove")
             per_bar = STYLES[style].beats_per_bar
             edges = np.concatenate([[2 * truth[0] - truth[1]], truth])  # the bar before the first line, as long as the next
             lines = (edges[:-1, None] + np.diff(edges)[:, None] * np.arange(per_bar)[None] / per_bar).ravel()
@@ -177,11 +177,11 @@ def alignment(plan: list[PlannedBeat], tracks: int) -> list[str]:
             f"| beat placed where the mix says (correlation of mix − track with the audition), largest error | "
             f"{max(placement) * 1000:.1f} ms | |",
             f"| beat's first bar line (the mix's `first_downbeat`) within 20 ms of a true bar line | {within * 100:.0f} % "
-            f"(median error {np.median(errors) * 1000:.0f} ms; the harmony chose on {np.mean(harmony_used) * 100:.0f} % "
+            f"(median error {np.median(errors) * 1000:.0f} ms; groove, pulse and harmony chose on {np.mean(harmony_used) * 100:.0f} % "
             f"of the clips) | 100 %: {'met' if within == 1 else '**not met**'} |",
             f"| the analysis' `downbeat` alone within 20 ms of a true bar line | {np.mean(analysis_errors <= 0.02) * 100:.0f} % "
             f"(median error {np.median(analysis_errors) * 1000:.0f} ms) | |",
-            f"| ...within 20 ms of a true *beat* (the analysis' beats right, its bar phase wrong or right) | "
+            f"| the mix's first bar line within 20 ms of a true *beat* (on the beat, the bar right or wrong) | "
             f"{np.mean(beat_errors <= 0.02) * 100:.0f} % | |", ""]
 
 
