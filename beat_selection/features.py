@@ -33,7 +33,8 @@ __all__ = ['FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'MODELS_DIR', 'METE
            'TempoCandidate', 'estimate_tempo', 'track_beats', 'meter_features', 'estimate_meter', 'step_frames',
            'rhythm_grid', 'Swing', 'estimate_swing', 'swing_long_short', 'syncopation', 'pitch_chroma',
            'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'KeyEstimate', 'estimate_key',
-           'block_loudness', 'loudness_lufs', 'Analysis', 'analyze_with_spectra', 'analyze', 'feature_vector']
+           'block_loudness', 'loudness_lufs', 'Analysis', 'readings_at', 'analyze_with_spectra', 'analyze',
+           'feature_vector']
 
 # %% ../nbs/01_features.ipynb #31539a99
 HOP = 512
@@ -731,7 +732,7 @@ def danceability_score(salience: np.ndarray, beats: np.ndarray, bpm: float, per_
 # %% ../nbs/01_features.ipynb #97d44079
 # Bumped on purpose whenever a change alters what `analyze` returns (this module or the tempo-level model's
 # weights): it keys the default catalogue and the cached training data, so they are rebuilt, never mixed.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 
 
 @dataclass
@@ -795,6 +796,18 @@ def rhythm_at(bands: dict[str, np.ndarray], onsets: np.ndarray, bpm: float) -> R
     swing = estimate_swing(beat_profile(bands["mid"] + bands["high"], beats))
     return Rhythm(beats, per_beat, meter, meter_confidence, grid, swing, int(beats[phase]) if len(beats) else 0)
 
+# %% ../nbs/01_features.ipynb #5fbff7f1
+def readings_at(candidates: list[TempoCandidate], bpm: float) -> list[TempoCandidate]:
+    """`candidates` moved to the refined tempo `bpm`: each named relative at exactly its ratio to it (an "other" reading
+    scaled with it), half and double time added when missing (probability 0); most probable first."""
+    scale = bpm / candidates[0].bpm
+    def moved(c: TempoCandidate) -> float:
+        return bpm if c.relation == "best" else bpm * RELATIONS[c.relation] if c.relation in RELATIONS else c.bpm * scale
+    readings = [TempoCandidate(round(moved(c), 2), c.relation, c.probability) for c in candidates]
+    readings += [TempoCandidate(round(bpm * RELATIONS[r], 2), r, 0.0) for r in ("half", "double")
+                 if all(c.relation != r for c in readings)]
+    return readings
+
 # %% ../nbs/01_features.ipynb #84b4f3ab
 def _as_audio(audio: Union[Audio, np.ndarray, AudioSource]) -> Audio:
     if isinstance(audio, Audio): return audio
@@ -811,8 +824,7 @@ def analyze_with_spectra(audio: Union[Audio, np.ndarray, AudioSource]) -> tuple[
     candidates = estimate_tempo(bands, salience)
     rhythm = rhythm_at(bands, onsets, candidates[0].bpm)
     bpm = refine_tempo(candidates[0].bpm, rhythm.beats)
-    # the other readings are metrical relatives of the best one, so they move with it: "best" is the tempo
-    candidates = [TempoCandidate(round(c.bpm * bpm / candidates[0].bpm, 2), c.relation, c.probability) for c in candidates]
+    candidates = readings_at(candidates, bpm)
     treble, bass, tuning = pitch_chroma(y)
     key = estimate_key(treble, bass)
     energy = audio.loudness_steps if audio.loudness_steps is not None else loudness_steps(y, audio.sr)

@@ -21,10 +21,10 @@ from .features import Analysis, camelot, key_name
 from .model import StylePrediction, describe
 
 # %% auto #0
-__all__ = ['RANGE_SPREAD', 'RANGE_FLOOR', 'EXACT_LIMIT', 'GRID_SIZE', 'tempo_fit', 'key_relation', 'key_fit', 'unit_rows',
-           'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query', 'centred', 'feel', 'Match',
-           'Recommendation', 'explain', 'recommend', 'BeatArrays', 'exact_scores', 'ShortlistIndex', 'Shortlisted',
-           'shortlist_of', 'require_embedding_size']
+__all__ = ['RANGE_SPREAD', 'RANGE_FLOOR', 'EXACT_LIMIT', 'RECOGNISED_SHARE', 'GRID_SIZE', 'tempo_fit', 'key_relation', 'key_fit',
+           'unit_rows', 'IncompatibleCatalogueError', 'CatalogueIndex', 'index_of', 'Query', 'centred', 'feel', 'Match',
+           'Recommendation', 'explain', 'top_matches', 'recommend', 'BeatArrays', 'exact_scores', 'ShortlistIndex',
+           'Shortlisted', 'shortlist_of', 'require_embedding_size']
 
 # %% ../nbs/04_recommend.ipynb #228139f2
 TEMPO_READINGS: dict[float, str] = {1.0: "same tempo", 2.0: "double time", 0.5: "half time"}
@@ -417,10 +417,22 @@ EXACT_LIMIT = 20_000   # up to this many beats every beat is scored; beyond, a s
 # %% ../nbs/04_recommend.ipynb #c2f446d5
 SHORTLIST_SIZE = 50    # beats scored in full after the index has found them (at least 4 × top_k)
 
+# %% ../nbs/04_recommend.ipynb #5540bb2b
+RECOGNISED_SHARE = 0.6  # at least this share of the top (3 of 5) is of the recognised style, when there are enough
+
+
+def top_matches(score: np.ndarray, styles: np.ndarray, recognised: int, top_k: int) -> list[int]:
+    "Rows of the `top_k` best finite scores, at least `RECOGNISED_SHARE` of them of style number `recognised`, best first."
+    order = [int(i) for i in np.argsort(-score, kind="stable") if np.isfinite(score[i])]
+    own = [i for i in order if styles[i] == recognised][: int(np.ceil(RECOGNISED_SHARE * top_k))]
+    others = [i for i in order if i not in own][: top_k - len(own)]
+    chosen = set(own) | set(others)
+    return [i for i in order if i in chosen]
+
 # %% ../nbs/04_recommend.ipynb #1c93102f
 def recommend(track: Union[Query, tuple, Audio, np.ndarray, AudioSource], catalogue: Union[Catalogue, CatalogueIndex, "Shortlisted"],
               top_k: int = 5, style: str | None = None, shortlist: bool | None = None) -> Recommendation:
-    "The track's style and the `top_k` catalogue beats (of `style` only, if given) that fit it best."
+    "The track's style and the `top_k` catalogue beats (of `style` only, if given) that fit it best (`top_matches`)."
     if style is not None and style not in STYLE_IDS:
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLE_IDS)}")
     if top_k < 1:
@@ -429,14 +441,15 @@ def recommend(track: Union[Query, tuple, Audio, np.ndarray, AudioSource], catalo
     if shortlist is None:  # None: the shortlist for large catalogues, every beat for small ones
         shortlist = not isinstance(catalogue, CatalogueIndex) and (not isinstance(catalogue, Catalogue) or len(catalogue) > EXACT_LIMIT)
     if shortlist:
-        index = shortlisted_index(query, catalogue, max(SHORTLIST_SIZE, 4 * top_k), style)
+        index = shortlisted_index(query, catalogue, max(SHORTLIST_SIZE, 4 * top_k), style or query.prediction.style,
+                                  only=style is not None)
     else:
         index = index_of(catalogue)
     parts, tempos, keys = component_scores(query, index)
     score = total_score(parts)
     if style is not None:
         score = np.where(index.style == STYLE_IDS.index(style), score, -np.inf)
-    order = [i for i in np.argsort(-score, kind="stable")[:top_k] if np.isfinite(score[i])]
+    order = top_matches(score, index.style, STYLE_IDS.index(style or query.prediction.style), top_k)
     matches = []
     for i in order:
         beat_parts = {name: float(values[i]) for name, values in parts.items()}
@@ -685,9 +698,13 @@ def require_embedding_size(catalogue: Catalogue, size: int) -> None:
             f"have {size}): rebuild it (`beat-select catalogue build`) in a new folder")
 
 # %% ../nbs/04_recommend.ipynb #e25ed7e9
-def shortlisted_index(query: Query, catalogue: Catalogue | Shortlisted, size: int, style: str | None = None) -> CatalogueIndex:
-    "A `CatalogueIndex` of the `size` beats of fixed audio the shortlist index finds for `query`, and of the default beats."
+def shortlisted_index(query: Query, catalogue: Catalogue | Shortlisted, size: int, style: str | None = None,
+                      only: bool = False) -> CatalogueIndex:
+    """A `CatalogueIndex` of the `size` beats of fixed audio the shortlist index finds for `query` (of `style` only when
+    `only`; else as many more of `style`, for `top_matches`' share), and of the default beats (of `style` when `only`)."""
     shortlisted = shortlist_of(catalogue)
-    rows, _ = shortlisted.index.shortlist(query, size, style)
-    ours = [r for r in shortlisted.index.replayable if style is None or r.style == style]
+    rows, _ = shortlisted.index.shortlist(query, size, style if only else None)
+    if style is not None and not only:
+        rows = np.union1d(rows, shortlisted.index.shortlist(query, size, style)[0])
+    ours = [r for r in shortlisted.index.replayable if not only or r.style == style]
     return CatalogueIndex.from_records(shortlisted.fetch(shortlisted.index.ids(rows)) + ours)
