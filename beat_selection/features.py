@@ -19,6 +19,7 @@ import scipy.fft
 import scipy.ndimage
 import scipy.optimize
 import scipy.signal
+import scipy.stats
 import soxr
 
 from .audio import (DEFAULT_SR, LOUDNESS_STEP, Audio, AudioSource, audio_from_array, load_audio,
@@ -349,12 +350,17 @@ def track_beats(onsets: np.ndarray, bpm: float, tightness: float = TIGHTNESS) ->
 
 # %% ../nbs/01_features.ipynb #91e8b580
 REFINE_TOLERANCE = 0.02  # the beats may move the tempo this far from the periodicity's reading, no further
+REFINE_BEATS = 400        # at most this many beats (evenly chosen) in the fit: its cost grows with their square
+
 
 def refine_tempo(bpm: float, beats: np.ndarray) -> float:
-    "The tempo of a least-squares line through the beats when within `REFINE_TOLERANCE` of `bpm`, else `bpm`."
+    """The tempo of a Theil-Sen line through the beats (the median slope of every pair: a fill or a rushed
+    ending does not pull it) when within `REFINE_TOLERANCE` of `bpm`, else `bpm`."""
     if len(beats) < 4: return bpm
     numbers = np.concatenate([[0], np.cumsum(np.maximum(1, np.round(np.diff(beats) * bpm / (60.0 * FPS))))])
-    fitted = 60.0 * FPS / float(np.polyfit(numbers, beats, 1)[0])  # frames per beat -> BPM
+    chosen = np.unique(np.linspace(0, len(beats) - 1, min(len(beats), REFINE_BEATS)).round().astype(int))
+    slope = scipy.stats.theilslopes(np.asarray(beats, dtype=float)[chosen], numbers[chosen])[0]
+    fitted = 60.0 * FPS / float(slope)  # frames per beat -> BPM
     return fitted if abs(fitted / bpm - 1) < REFINE_TOLERANCE else bpm
 
 # %% ../nbs/01_features.ipynb #aaa90da9
