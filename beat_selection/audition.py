@@ -33,11 +33,11 @@ from .features import Analysis, key_name
 
 # %% auto #0
 __all__ = ['TEMPO_RANGE', 'AUDITION_VERSION', 'DEFAULT_BARS', 'SYNTH_PROGRAMS', 'ALIGN_HOP', 'ALIGN_BARS', 'PULSE_WEIGHT',
-           'HARMONY_WEIGHT', 'BEAT_UNDER_TRACK_DB', 'MIDI_TICKS_PER_BEAT', 'DRUM_NOTE_SECONDS', 'MIDI_KEYS', 'Target',
-           'semitones_to', 'Performance', 'register_shift', 'groove_of', 'perform', 'RubberbandMissingError',
-           'NoNotesError', 'Audition', 'wav_bytes', 'integrated_loudness', 'audition_path', 'audition', 'stretch',
-           'bar_lines', 'onset_bands', 'groove_match', 'pulse', 'harmony_change', 'first_downbeat', 'Mix', 'mix',
-           'beat_midi']
+           'HARMONY_WEIGHT', 'HARMONY_SPAN', 'BEAT_UNDER_TRACK_DB', 'MIDI_TICKS_PER_BEAT', 'DRUM_NOTE_SECONDS',
+           'MIDI_KEYS', 'Target', 'semitones_to', 'Performance', 'register_shift', 'groove_of', 'perform',
+           'RubberbandMissingError', 'NoNotesError', 'Audition', 'wav_bytes', 'integrated_loudness', 'audition_path',
+           'audition', 'stretch', 'bar_lines', 'onset_bands', 'groove_match', 'pulse', 'harmony_change',
+           'first_downbeat', 'Mix', 'mix', 'beat_midi']
 
 # %% ../nbs/04a_audition.ipynb #99fb1bfe
 TEMPO_RANGE = (40.0, 250.0)  # BPM an audition can be asked for: beyond it a beat is not the same groove any more
@@ -363,7 +363,8 @@ def bar_lines(spec: BeatSpec, seed: int, kits: tuple[str, ...], sr: int = DEFAUL
 ALIGN_HOP = 64           # samples at 22 050 Hz between the starts the mix weighs: 2.9 ms
 ALIGN_BARS = 2           # bars of the audition matched against the track from each start
 PULSE_WEIGHT = 1.0       # weight of the track's own beats in the choice (see the text above)
-HARMONY_WEIGHT = 2.0     # weight of the chord changes
+HARMONY_WEIGHT = 3.0     # weight of the chord changes
+HARMONY_SPAN = 2         # beats of chroma before and after a start that the chord change compares
 
 
 def onset_bands(samples: np.ndarray, sr: int = DEFAULT_SR, seconds: float | None = None) -> np.ndarray:
@@ -411,7 +412,7 @@ def pulse(track: np.ndarray, beat_frames: float, beats: int, starts: np.ndarray)
 
 
 def harmony_change(samples: np.ndarray, starts: np.ndarray, bar: float, beat: float, sr: int = DEFAULT_SR) -> np.ndarray:
-    "For each start (seconds): how unlike the beat after it is to the beat before (chroma), on average over every bar from it."
+    "For each start (seconds): how unlike the `beat` seconds after it are to those before (chroma), on average over every bar from it."
     from beat_selection.features import CHROMA_FFT, CHROMA_SR, pitch_chroma  # the analysis' chroma and its frame rate
     treble, bass, _ = pitch_chroma(np.asarray(samples, dtype=np.float32), sr)
     chroma = np.concatenate([treble, bass])
@@ -446,7 +447,7 @@ def first_downbeat(samples: np.ndarray, analysis: Analysis, audition: Audition |
     track = onset_bands(samples, sr, seconds=span + ALIGN_BARS * max(bar, beat_bar) + 1.0)
     starts = np.arange(int(round(span * frames_per_second)))
     score = PULSE_WEIGHT * _standardised(pulse(track, 60 / bpm * frames_per_second, 2 * meter, starts))
-    score += HARMONY_WEIGHT * _standardised(harmony_change(samples, starts / frames_per_second, bar, 60 / bpm, sr))
+    score += HARMONY_WEIGHT * _standardised(harmony_change(samples, starts / frames_per_second, bar, HARMONY_SPAN * 60 / bpm, sr))
     if audition is not None and abs(audition.bpm / bpm - 1) < 0.05:  # same tempo: the same pattern can lock
         score += _standardised(groove_match(track, onset_bands(audition.samples, audition.sr), window, starts))
     return float(starts[int(np.argmax(score))] / frames_per_second), "groove"

@@ -418,13 +418,13 @@ EXACT_LIMIT = 20_000   # up to this many beats every beat is scored; beyond, a s
 SHORTLIST_SIZE = 50    # beats scored in full after the index has found them (at least 4 × top_k)
 
 # %% ../nbs/04_recommend.ipynb #5540bb2b
-RECOGNISED_SHARE = 0.6  # at least this share of the top (3 of 5) is of the recognised style, when there are enough
+RECOGNISED_SHARE = 0.6  # at least this share of the top, rounded down (3 of 5, none of 1), is of the recognised style
 
 
 def top_matches(score: np.ndarray, styles: np.ndarray, recognised: int, top_k: int) -> list[int]:
     "Rows of the `top_k` best finite scores, at least `RECOGNISED_SHARE` of them of style number `recognised`, best first."
     order = [int(i) for i in np.argsort(-score, kind="stable") if np.isfinite(score[i])]
-    own = [i for i in order if styles[i] == recognised][: int(np.ceil(RECOGNISED_SHARE * top_k))]
+    own = [i for i in order if styles[i] == recognised][: int(RECOGNISED_SHARE * top_k + 1e-9)]
     others = [i for i in order if i not in own][: top_k - len(own)]
     chosen = set(own) | set(others)
     return [i for i in order if i in chosen]
