@@ -1,6 +1,6 @@
 """Tempo, metre and style on full songs made by people: the demo projects Debian's LMMS packages ship.
 
-    python bench/lmms_songs.py            # needs Debian's lmms (apt-get install lmms): it renders the projects
+    python bench/lmms_songs.py [--table data/lmms_songs.json]   # needs Debian's lmms: it renders the projects
 
 Source: every project under `/usr/share/lmms/projects/demos` and `.../shorties` (package `lmms-common`),
 rendered to WAV by LMMS itself (`lmms --render`, 44.1 kHz, no display needed) and cached under the user's
@@ -16,6 +16,8 @@ before any model ran on them: "ReggaetonTry" reggaeton, "ReggaeTry" reggae/dance
 house, "Crunk" trap (crunk is the Southern hip-hop that trap grew out of: the nearest of our styles; said here
 because it is a judgement). Four songs say little; their answers are printed one by one.
 
+`--table` also writes the figures (no audio) as JSON: notebook 01 shows them without LMMS installed.
+
 Licences (the package's `copyright` file, per project): GPL-2+, Artistic-2 (CapDan's Reggae and Reggaeton tries,
 Crunk and others), BSD-2-clause (Saber), CC BY-SA 3.0 (Alf42red, CapDan's TwilightArea), CC BY-SA 4.0
 (Jousboxx, Skiessi). Rendered audio is for local measurement only and is never redistributed.
@@ -28,6 +30,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
     os.environ.setdefault(var, "1")
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -96,6 +99,7 @@ def within(found: float, truth: float, factors: tuple[float, ...]) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=0, help="only the first N projects (a quick look)")
+    parser.add_argument("--table", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     if shutil.which("lmms") is None:
         sys.exit("needs Debian's lmms: apt-get install lmms")
@@ -158,6 +162,13 @@ def main() -> None:
         top1 = sum(r["found_style"] == r["style"] for r in named)
         top3 = sum(r["style"] in r["top3"] for r in named)
         print(f"\nNamed styles: {top1} of {len(named)} top-1, {top3} of {len(named)} in the top 3.")
+    if args.table:
+        keep = ("name", "bpm", "meter", "ours", "candidates", "meter_found", "beat_track", "feature_tempo", "style",
+                "found_style", "confidence", "top3")
+        table = {"source": "the demo projects of Debian's lmms-common, rendered by LMMS (bench/lmms_songs.py)",
+                 "date": date.today().isoformat(), "command": f"python bench/{Path(__file__).name} --table {args.table}",
+                 "songs": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k in keep} for r in rows]}
+        args.table.write_text(json.dumps(table, indent=1) + "\n")
 
 
 if __name__ == "__main__":
