@@ -139,7 +139,10 @@ bench: setup
 	$(BIN)/python bench/recommend.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/audition.py
+	$(BIN)/python bench/catalogue_choice.py
 	$(BIN)/python bench/serve_start.py
+	@if command -v lmms >/dev/null; then $(BIN)/python bench/lmms_songs.py; \
+	else echo "bench/lmms_songs.py skipped: it renders LMMS's demo songs with Debian's lmms (apt-get install lmms)"; fi
 
 # Retrain the tempo-level model shipped in beat_selection/models/tempo_level.json.
 train-tempo: setup
