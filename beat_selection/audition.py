@@ -29,7 +29,8 @@ from .beats import (
     draw_plan, drum_events, harmony_events, master)
 from .catalogue import BeatRecord, planned_beat_of
 from .core import Key, cache_dir, load_or_build, parse_key
-from .features import Analysis, key_name
+from .features import (BANDS, CHROMA_FFT, CHROMA_SR, N_FFT, Analysis, key_name, pitch_chroma,
+                                     stft_magnitude)
 
 # %% auto #0
 __all__ = ['TEMPO_RANGE', 'AUDITION_VERSION', 'DEFAULT_BARS', 'SYNTH_PROGRAMS', 'ALIGN_HOP', 'ALIGN_BARS', 'PULSE_WEIGHT',
@@ -149,6 +150,9 @@ class RubberbandMissingError(RuntimeError):
 class NoNotesError(ValueError):
     "MIDI was asked of a beat that is only audio (added by a user): it has no notes to write."
     code, status = "no_notes", 422
+
+    def __init__(self, message: str = "this beat was added as audio: it has no notes to export, only its audition as WAV") -> None:
+        super().__init__(message)
 
 
 @dataclass(frozen=True, eq=False)
@@ -370,17 +374,15 @@ HARMONY_SPAN = 2         # beats of chroma before and after a start that the cho
 def onset_bands(samples: np.ndarray, sr: int = DEFAULT_SR, seconds: float | None = None) -> np.ndarray:
     """(3, frames) onset strength of each of the analysis' `BANDS` every `ALIGN_HOP` samples (of the first `seconds`):
     the rise of the log magnitude, over its standard deviation."""
-    from beat_selection.features import BANDS, stft_magnitude
     y = np.asarray(samples, dtype=np.float32)
     if sr != DEFAULT_SR:
         y = soxr.resample(y, sr, DEFAULT_SR).astype(np.float32)
     if seconds is not None:
         y = y[: int(seconds * DEFAULT_SR)]
-    n_fft = 1024
-    freqs = np.fft.rfftfreq(n_fft, 1 / DEFAULT_SR)
+    freqs = np.fft.rfftfreq(N_FFT, 1 / DEFAULT_SR)
     masks = [(freqs >= lo) & (freqs < hi) for lo, hi in BANDS.values()]
     out, previous = np.zeros((len(masks), 1 + len(y) // ALIGN_HOP), np.float32), None
-    for start, magnitude in stft_magnitude(y, n_fft, ALIGN_HOP):
+    for start, magnitude in stft_magnitude(y, N_FFT, ALIGN_HOP):
         level = np.log1p(100 * magnitude)
         before = level[:, :1] if previous is None else previous
         rise = np.maximum(0, np.diff(level, axis=1, prepend=before))
@@ -388,7 +390,7 @@ def onset_bands(samples: np.ndarray, sr: int = DEFAULT_SR, seconds: float | None
         previous = level[:, -1:]
     return out / (out.std(axis=1, keepdims=True) + 1e-9)
 
-
+# %% ../nbs/04a_audition.ipynb #528464d4
 def _standardised(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / (x.std() + 1e-9)
 
@@ -410,10 +412,9 @@ def pulse(track: np.ndarray, beat_frames: float, beats: int, starts: np.ndarray)
     at = starts[:, None] + np.round(np.arange(beats) * beat_frames).astype(int)[None]
     return strength[np.clip(at, 0, len(strength) - 1)].mean(axis=1)
 
-
+# %% ../nbs/04a_audition.ipynb #312d6eb0
 def harmony_change(samples: np.ndarray, starts: np.ndarray, bar: float, beat: float, sr: int = DEFAULT_SR) -> np.ndarray:
     "For each start (seconds): how unlike the `beat` seconds after it are to those before (chroma), on average over every bar from it."
-    from beat_selection.features import CHROMA_FFT, CHROMA_SR, pitch_chroma  # the analysis' chroma and its frame rate
     treble, bass, _ = pitch_chroma(np.asarray(samples, dtype=np.float32), sr)
     chroma = np.concatenate([treble, bass])
     chroma = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + 1e-9)
@@ -431,7 +432,7 @@ def harmony_change(samples: np.ndarray, starts: np.ndarray, bar: float, beat: fl
         scores[i] = float(np.mean(1 - cosine))
     return scores
 
-
+# %% ../nbs/04a_audition.ipynb #63924fed
 def first_downbeat(samples: np.ndarray, analysis: Analysis, audition: Audition | None = None,
                    sr: int = DEFAULT_SR) -> tuple[float, str]:
     """(seconds, 'groove' | 'analysis'): the start in the track's first bar where `audition` (if given) locks onto its
@@ -444,7 +445,7 @@ def first_downbeat(samples: np.ndarray, analysis: Analysis, audition: Audition |
     span = max(bar, beat_bar)  # a beat at double time still starts on one of the track's bar lines
     frames_per_second = DEFAULT_SR / ALIGN_HOP
     window = int(round(ALIGN_BARS * beat_bar * frames_per_second))
-    track = onset_bands(samples, sr, seconds=span + ALIGN_BARS * max(bar, beat_bar) + 1.0)
+    track = onset_bands(samples, sr, seconds=span + ALIGN_BARS * span + 1.0)
     starts = np.arange(int(round(span * frames_per_second)))
     score = PULSE_WEIGHT * _standardised(pulse(track, 60 / bpm * frames_per_second, 2 * meter, starts))
     score += HARMONY_WEIGHT * _standardised(harmony_change(samples, starts / frames_per_second, bar, HARMONY_SPAN * 60 / bpm, sr))
@@ -506,7 +507,7 @@ def beat_midi(audition: Audition, ticks_per_beat: int = MIDI_TICKS_PER_BEAT) -> 
     "The audition's drums (channel 10), bass and chords as a standard MIDI file at its tempo and key; NoNotesError for a user's beat."
     import mido  # imported on first use: only MIDI export needs it
     if audition.method != "played":
-        raise NoNotesError("this beat was added as audio: it has no notes to export, only its audition as WAV")
+        raise NoNotesError()
     tempo = mido.bpm2tempo(audition.bpm)
     tonic, minor = Key.parse(audition.key)
     tick = lambda seconds: int(round(mido.second2tick(max(seconds, 0.0), ticks_per_beat, tempo)))

@@ -26,7 +26,7 @@ from .schemas import (
 from .service import Service
 from .uploads import Upload, received, upload_body
 from .workers import Refusal, conformed, conformed_midi, describe_new_beat, describe_upload, mixed_upload
-from ..audition import DEFAULT_BARS, TEMPO_RANGE, Target, semitones_to
+from ..audition import DEFAULT_BARS, TEMPO_RANGE, NoNotesError, Target, semitones_to
 from ..catalogue import AUDIO_FORMATS, BeatRecord, ReadOnlyCatalogueError, new_record
 from ..core import Key
 from ..recommend import recommend
@@ -272,7 +272,8 @@ async def beat_midi_file(request: Request, beat_id: str, bpm: TargetBpm = None, 
     "The audition's drums, bass and chords as a standard MIDI file at that tempo and key; 422 for a beat added as audio."
     record = await find_beat(request, beat_id)
     if record.source == "user":
-        raise ApiError(422, "no_notes", "this beat was added as audio: it has no notes to export, only its audition as WAV")
+        refused = NoNotesError()  # before the pool: the worker would refuse it the same way
+        raise ApiError(refused.status, refused.code, str(refused))
     target = target_of(record, bpm, key)
     facts, midi = await in_pool(request, conformed_midi, record, target, bars)
     return file_answer(midi, MIDI, file_name(record, facts, ".mid"), facts)

@@ -95,7 +95,7 @@ def conformed_midi(record: BeatRecord, target: Target, bars: int) -> tuple[dict,
     "(facts, standard MIDI file) of `record`'s audition at `target` (runs in a worker)."
     def make():
         if record.source == "user":  # refused before anything is rendered
-            raise NoNotesError("this beat was added as audio: it has no notes to export, only its audition as WAV")
+            raise NoNotesError()
         shown = audition(record, target, None, bars)
         return shown.to_dict(), beat_midi(shown)
     return _refused(make)
