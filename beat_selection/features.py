@@ -26,16 +26,17 @@ from .audio import (DEFAULT_SR, LOUDNESS_STEP, Audio, AudioSource, audio_from_ar
                                   loudness_steps)
 
 # %% auto #0
-__all__ = ['FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'MODELS_DIR', 'METER_WEIGHTS', 'METER_BIAS', 'STEPS_PER_BEAT',
-           'PITCH_CLASSES', 'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY',
-           'BASS_OVERTONE_DECAY', 'BASS_WEIGHT', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'ANALYSIS_VERSION',
-           'FEATURE_NAMES', 'Spectra', 'compute_spectra', 'band_novelty', 'autocorrelation', 'beat_periods',
-           'tempo_salience', 'salience_peaks', 'level_features', 'LevelModel', 'tempo_level_model', 'fit_level_model',
-           'TempoCandidate', 'estimate_tempo', 'track_beats', 'meter_features', 'estimate_meter', 'step_frames',
-           'rhythm_grid', 'Swing', 'estimate_swing', 'swing_long_short', 'syncopation', 'pitch_chroma',
-           'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'KeyEstimate', 'estimate_key',
-           'block_loudness', 'loudness_lufs', 'Analysis', 'readings_at', 'analyze_with_spectra', 'analyze',
-           'feature_vector']
+__all__ = ['FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'MODELS_DIR', 'PRIOR_BPM', 'PRIOR_WINDOW', 'PRIOR_MAX_WINDOWS',
+           'PRIOR_WEIGHT', 'METER_WEIGHTS', 'METER_BIAS', 'STEPS_PER_BEAT', 'PITCH_CLASSES', 'MAJOR_PROFILE',
+           'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY', 'BASS_OVERTONE_DECAY', 'BASS_WEIGHT',
+           'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'ANALYSIS_VERSION', 'FEATURE_NAMES', 'Spectra', 'compute_spectra',
+           'band_novelty', 'autocorrelation', 'beat_periods', 'tempo_salience', 'salience_peaks', 'level_features',
+           'LevelModel', 'tempo_level_model', 'fit_level_model', 'prior_input', 'prior_windows', 'TempoPrior',
+           'prior_at', 'tempo_prior', 'TempoCandidate', 'estimate_tempo', 'track_beats', 'meter_features',
+           'estimate_meter', 'step_frames', 'rhythm_grid', 'Swing', 'estimate_swing', 'swing_long_short', 'syncopation',
+           'pitch_chroma', 'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'KeyEstimate',
+           'estimate_key', 'block_loudness', 'loudness_lufs', 'Analysis', 'readings_at', 'analyze_with_spectra',
+           'analyze', 'feature_vector']
 
 # %% ../nbs/01_features.ipynb #31539a99
 HOP = 512
@@ -255,13 +256,77 @@ def fit_level_model(examples: list[tuple[np.ndarray, np.ndarray]], hidden: int =
     w = scipy.optimize.minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
     return LevelModel(mean, scale, *_unpack(w, n, hidden))
 
+# %% ../nbs/01_features.ipynb #c04266ff
+PRIOR_BPM = np.exp(np.linspace(np.log(40.0), np.log(260.0), 72))  # the classifier's tempo classes, 2.7 % apart
+PRIOR_WINDOW = 512      # frames (11.9 s) the classifier reads at once; longer audio in half-overlapping windows
+PRIOR_MAX_WINDOWS = 48  # at most this many windows, evenly spread: the cost stays bounded on long uploads
+PRIOR_WEIGHT = 0.75     # the classifier's log-probability adds this much to the level model's (validation third)
+
+# %% ../nbs/01_features.ipynb #46e36464
+def prior_input(bands: dict[str, np.ndarray]) -> np.ndarray:
+    "(3, frames) what the classifier reads: each band's onset curve over its standard deviation, log-compressed."
+    x = np.stack([bands[b] for b in BANDS]).astype(float)
+    return np.log1p(x / (x.std(axis=1, keepdims=True) + 1e-6))
+
+def prior_windows(x: np.ndarray) -> np.ndarray:
+    "(windows, 3, PRIOR_WINDOW) half-overlapping windows of `prior_input`, the last one ending with it; short input whole."
+    frames = x.shape[1]
+    if frames <= PRIOR_WINDOW: return x[None]
+    starts = np.unique(np.append(np.arange(0, frames - PRIOR_WINDOW + 1, PRIOR_WINDOW // 2), frames - PRIOR_WINDOW))
+    if len(starts) > PRIOR_MAX_WINDOWS: starts = starts[np.linspace(0, len(starts) - 1, PRIOR_MAX_WINDOWS).round().astype(int)]
+    return np.stack([x[:, s:s + PRIOR_WINDOW] for s in starts])
+
+# %% ../nbs/01_features.ipynb #f66ec3c1
+@dataclass
+class TempoPrior:
+    "Dilated 1-D convolutions over `prior_input`, pooled, then a softmax over `PRIOR_BPM`; several members averaged."
+    members: list[dict[str, list[np.ndarray]]]  # per network: "weights" (out, in, 3) and "biases" per layer, "head" [W, b]
+    dilations: list[int]
+    card: dict = field(default_factory=dict)
+
+    def _member_probabilities(self, member: dict, windows: np.ndarray) -> np.ndarray:
+        h = windows
+        for w, b, d in zip(member["weights"], member["biases"], self.dilations):
+            padded, frames = np.pad(h, ((0, 0), (0, 0), (d, d))), h.shape[-1]
+            h = np.maximum(sum(w[:, :, k] @ padded[:, :, k * d:k * d + frames] for k in range(3)) + b[:, None], 0)
+        weight, bias = member["head"]
+        logits = np.concatenate([h.mean(-1), h.max(-1)], axis=1) @ weight.T + bias
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return p / p.sum(axis=1, keepdims=True)
+
+    def log_probabilities(self, bands: dict[str, np.ndarray]) -> np.ndarray:
+        "Log-probability of every `PRIOR_BPM` class: the members' mean over the windows of the audio."
+        windows = prior_windows(prior_input(bands))
+        return np.log(np.mean([self._member_probabilities(m, windows).mean(axis=0) for m in self.members], axis=0) + 1e-9)
+
+    def save(self, path: Path) -> None:
+        listed = [{k: [np.round(a, 6).tolist() for a in v] for k, v in m.items()} for m in self.members]
+        Path(path).write_text(json.dumps({"classes_bpm": PRIOR_BPM.round(4).tolist(), "dilations": self.dilations,
+                                          "members": listed, "card": self.card}) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "TempoPrior":
+        data = json.loads(Path(path).read_text())
+        if not np.allclose(data["classes_bpm"], PRIOR_BPM, rtol=1e-4): raise ValueError(f"{path} has other tempo classes")
+        members = [{k: [np.asarray(a, dtype=float) for a in v] for k, v in m.items()} for m in data["members"]]
+        return cls(members, list(data["dilations"]), data.get("card", {}))
+
+def prior_at(log_probabilities: np.ndarray, bpm: np.ndarray) -> np.ndarray:
+    "The classifier's log-probability at any tempo, interpolated between its classes on a log scale."
+    return np.interp(np.log(bpm), np.log(PRIOR_BPM), log_probabilities)
+
+@functools.lru_cache(maxsize=1)
+def tempo_prior() -> TempoPrior:
+    "The shipped tempo classifier."
+    return TempoPrior.load(MODELS_DIR / "tempo_prior.json")
+
 # %% ../nbs/01_features.ipynb #cfcf0d37
 @dataclass
 class TempoCandidate:
     "One reading of the tempo and how it relates to the best one."
     bpm: float
     relation: str       # "best", "half", "double", "2:3", "3:2", "3:4", "4:3", "1:3", "3:1" or "other"
-    probability: float  # the level model's probability for this reading
+    probability: float  # among the candidates, level model and classifier together
 
 # %% ../nbs/01_features.ipynb #1e6b4d7a
 RELATIONS = {"half": 0.5, "double": 2.0, "2:3": 2 / 3, "3:2": 1.5, "3:4": 0.75, "4:3": 4 / 3, "1:3": 1 / 3, "3:1": 3.0}
@@ -273,10 +338,12 @@ def relation_to(bpm: float, best: float) -> str:
 
 # %% ../nbs/01_features.ipynb #6e943437
 def estimate_tempo(bands: dict[str, np.ndarray], salience: np.ndarray, model: LevelModel | None = None,
-                   top: int = 5) -> list[TempoCandidate]:
+                   prior: TempoPrior | None = None, prior_weight: float = PRIOR_WEIGHT, top: int = 5) -> list[TempoCandidate]:
     "Tempo candidates from the band onset curves and their summed curve's salience, most probable first."
     peaks = salience_peaks(salience)
-    p = (model or tempo_level_model()).probabilities(level_features(bands, salience, peaks))
+    score = np.log((model or tempo_level_model()).probabilities(level_features(bands, salience, peaks)) + 1e-12)
+    if prior_weight: score = score + prior_weight * prior_at((prior or tempo_prior()).log_probabilities(bands), BPM_GRID[peaks])
+    p = np.exp(score - score.max()); p /= p.sum()
     order = np.argsort(p)[::-1][:top]
     best = float(BPM_GRID[peaks[order[0]]])
     return [TempoCandidate(round(float(BPM_GRID[peaks[i]]), 2), "best" if rank == 0 else relation_to(BPM_GRID[peaks[i]], best),
@@ -736,9 +803,9 @@ def danceability_score(salience: np.ndarray, beats: np.ndarray, bpm: float, per_
     return float(0.35 * clarity + 0.25 * steadiness + 0.2 * comfort + 0.2 * low_on_beat)
 
 # %% ../nbs/01_features.ipynb #97d44079
-# Bumped on purpose whenever a change alters what `analyze` returns (this module or the tempo-level model's
-# weights): it keys the default catalogue and the cached training data, so they are rebuilt, never mixed.
-ANALYSIS_VERSION = 3
+# Bumped on purpose whenever a change alters what `analyze` returns (this module, the tempo-level model's or the
+# tempo classifier's weights): it keys the default catalogue and the cached training data, so they are rebuilt.
+ANALYSIS_VERSION = 4
 
 
 @dataclass

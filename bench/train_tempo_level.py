@@ -2,6 +2,8 @@
 
     python bench/train_tempo_level.py [--per-style 12] [--seed 0] [--mma-per-file 2] [--mma-tempo-draws 3]
     python bench/train_tempo_level.py --attempts      # compare training recipes; writes no model
+    python bench/train_tempo_level.py --prior [--seeds 0,1,2]   # the tempo classifier (models/tempo_prior.json)
+    python bench/train_tempo_level.py --prior-attempts            # its recipes on the validation third; writes nothing
 
 Three sources, every clip analysed up to its tempo-salience peaks; `fit_level_model` learns which peak is
 the annotated tempo:
@@ -14,6 +16,12 @@ the annotated tempo:
 
 The benchmark (bench/analysis.py) measures the model on the other half of the MMA files, held out whole,
 and on grooves and loops of seed 1, none of which this sees.
+
+`--prior` trains the tempo classifier the level model's candidates are weighed with (`TempoPrior`: dilated
+1-D convolutions over the band onset curves, a softmax over tempo classes), with torch (the training extra), on
+the same clips' band curves (`attempt_clips`): 11.9 s windows, each stretched in time by 0.75-1.33 so a groove is
+seen at many tempos, every MMA tempo draw of the tuning files. `--prior-attempts` prints its recipes' figures on the
+validation third (and the held-out half of the chosen one, for the record).
 
 `--attempts` compares recipes (more tempo draws, weights between sources, a wider hidden layer, a phase
 feature, an ensemble of initialisations). Choices are made on a validation third of the *tuning* files
@@ -32,15 +40,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from analysis import human_mma_set, swing_loops  # noqa: E402
 from grooves import BENCH_STYLES, groove_set  # noqa: E402
 
 from beat_selection.core import cache_dir  # noqa: E402
-from beat_selection.features import (BANDS, BPM_GRID, MODELS_DIR, LevelModel, band_novelty,  # noqa: E402
-                                     beat_periods, compute_spectra, fit_level_model, level_features,
-                                     salience_peaks, tempo_level_model, tempo_salience)
+from beat_selection.features import (BANDS, BPM_GRID, MODELS_DIR, PRIOR_BPM, PRIOR_WEIGHT, PRIOR_WINDOW, LevelModel,  # noqa: E402
+                                     TempoPrior, band_novelty, beat_periods, compute_spectra, fit_level_model,
+                                     level_features, prior_at, prior_input, salience_peaks, tempo_level_model,
+                                     tempo_salience)
 
 
 def examples(clips: Iterable[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -172,6 +182,164 @@ def run_attempts() -> None:
         print(f"| {attempt['name']} | {figures[0][0]:.1f} / {figures[0][1]:.1f} | {figures[1][0]:.1f} / {figures[1][1]:.1f} |", flush=True)
 
 
+# ------------------------------------------------------------------------------------------ tempo classifier
+
+PRIOR_DILATIONS = [1, 2, 4, 8, 16, 32, 64]
+PRIOR_STRETCH = (0.75, 1.33)  # time-stretch range of the training windows
+
+
+class PriorNet(torch.nn.Module):
+    "The torch twin of `TempoPrior`: same layers, so its weights are exported as they are."
+    def __init__(self, channels: int = 24):
+        super().__init__()
+        layers, inputs = [], 3
+        for d in PRIOR_DILATIONS:
+            layers += [torch.nn.Conv1d(inputs, channels, 3, dilation=d, padding=d), torch.nn.ReLU()]
+            inputs = channels
+        self.body = torch.nn.Sequential(*layers)
+        self.head = torch.nn.Linear(2 * channels, len(PRIOR_BPM))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x)
+        return self.head(torch.cat([h.mean(-1), h.amax(-1)], 1))
+
+
+def stretched_windows(x: np.ndarray, bpm: float, rng: np.random.Generator, n: int) -> tuple[list[np.ndarray], list[float]]:
+    "`n` windows of `PRIOR_WINDOW` frames read from `x` at a random rate, and the tempo each then has."
+    frames, windows, tempos = x.shape[1], [], []
+    for _ in range(n):
+        rate = 1.0
+        for _ in range(20):
+            r = float(np.exp(rng.uniform(*np.log(PRIOR_STRETCH))))
+            if 45 <= bpm / r <= 240 and (PRIOR_WINDOW - 1) / r < frames - 1:
+                rate = r
+                break
+        start = rng.uniform(0, max(frames - 1 - (PRIOR_WINDOW - 1) / rate, 0))
+        at = start + np.arange(PRIOR_WINDOW) / rate
+        windows.append(np.stack([np.interp(at, np.arange(frames), band) for band in x]))
+        tempos.append(bpm / rate)
+    return windows, tempos
+
+
+def soft_targets(tempos: list[float]) -> np.ndarray:
+    "A Gaussian one class wide around each tempo, over `PRIOR_BPM` (neighbouring classes are nearly right)."
+    width = np.log(PRIOR_BPM[1] / PRIOR_BPM[0])
+    t = np.exp(-0.5 * ((np.log(PRIOR_BPM)[None] - np.log(tempos)[:, None]) / width) ** 2)
+    return t / t.sum(axis=1, keepdims=True)
+
+
+def train_prior_network(clips: list[dict], seed: int = 0, epochs: int = 30, per_clip: int = 4,
+                        channels: int = 24) -> PriorNet:
+    "Train one network on (band curves, tempo) clips: `per_clip` stretched windows of each, drawn again every epoch."
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    data = [(prior_input({b: c["bands"][b].astype(float) for b in BANDS}), c["bpm"]) for c in clips]
+    net, batch = PriorNet(channels), 64
+    optimiser = torch.optim.AdamW(net.parameters(), 2e-3, weight_decay=1e-3)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 3e-3, total_steps=epochs * -(-len(data) * per_clip // batch))
+    for _ in range(epochs):
+        windows, tempos = [], []
+        for x, bpm in data:
+            w, t = stretched_windows(x, bpm, rng, per_clip)
+            windows += w
+            tempos += t
+        x_all = torch.tensor(np.array(windows), dtype=torch.float32)
+        y_all = torch.tensor(soft_targets(tempos), dtype=torch.float32)
+        order = rng.permutation(len(x_all))
+        for i in range(0, len(order), batch):
+            rows = order[i:i + batch]
+            loss = -(torch.log_softmax(net(x_all[rows]), 1) * y_all[rows]).sum(1).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+    return net.eval()
+
+
+def as_prior(nets: list[PriorNet], card: dict | None = None) -> TempoPrior:
+    "The networks as the NumPy `TempoPrior` the analysis runs."
+    def arrays(net: PriorNet) -> dict[str, list[np.ndarray]]:
+        convs = [m for m in net.body if isinstance(m, torch.nn.Conv1d)]
+        return {"weights": [c.weight.detach().numpy().copy() for c in convs],
+                "biases": [c.bias.detach().numpy().copy() for c in convs],
+                "head": [net.head.weight.detach().numpy().copy(), net.head.bias.detach().numpy().copy()]}
+    return TempoPrior([arrays(n) for n in nets], list(PRIOR_DILATIONS), card or {})
+
+
+def prior_training_clips(sets: dict[str, list[dict]], leave_out_validation: bool) -> list[dict]:
+    "Generated grooves, swing loops and every tempo draw of the MMA tuning files (less the validation third if asked)."
+    tuning = [c for c in sets["tuning"] if not (leave_out_validation and validation_file(c["file"]))]
+    return sets["grooves"] + sets["loops"] + tuning
+
+
+def level_and_prior_accuracy(level: list[LevelModel], prior: TempoPrior | None, weight: float,
+                             clips: list[dict], data: list[Prepared]) -> tuple[float, float]:
+    "Acc1 / Acc2 (%) of the candidate the level models' mean probability and the classifier pick together (either alone)."
+    hits = []
+    for c, (x, _, bpms) in zip(clips, data):
+        score = np.log(np.mean([m.probabilities(x) for m in level], axis=0) + 1e-12) if level else np.zeros(len(bpms))
+        if prior is not None and weight:
+            score = score + weight * prior_at(prior.log_probabilities({b: v.astype(float) for b, v in c["bands"].items()}), bpms)
+        estimate = bpms[np.argmax(score)]
+        acc1 = abs(estimate / c["bpm"] - 1) <= 0.04
+        hits.append((acc1, acc1 or any(abs(estimate / (c["bpm"] * f) - 1) <= 0.04 for f in (2, 3, 1 / 2, 1 / 3))))
+    return tuple(100 * np.mean(hits, axis=0))
+
+
+PRIOR_ATTEMPTS: list[dict] = [  # the classifier recipes compared, in the order they were tried
+    dict(name="one network, 24 channels, 30 epochs", seeds=(0,)),
+    dict(name="three networks (seeds 0-2), 24 channels, 30 epochs", seeds=(0, 1, 2)),
+    dict(name="one network, 32 channels, 60 epochs", seeds=(0,), channels=32, epochs=60),
+]
+PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+
+
+def run_prior_attempts() -> None:
+    sets = attempt_clips()
+    torch.set_num_threads(2)
+    data = {name: prepared(clips, level_features) for name, clips in sets.items()}
+    fitted = [i for i, c in enumerate(sets["tuning"]) if c["draw"] < 3 and not validation_file(c["file"])]
+    level = [fit_level_model([d[:2] for d in data["grooves"] + data["loops"]] + [data["tuning"][i][:2] for i in fitted], seed=0)]
+    chosen = [i for i, c in enumerate(sets["tuning"]) if validation_file(c["file"])]
+    clips, prepared_clips = [sets["tuning"][i] for i in chosen], [data["tuning"][i] for i in chosen]
+    print(f"validation third: {len(clips)} clips; level model refitted without it (3 draws, seed 0)")
+    print("| classifier | alone (over the candidates) | " + " | ".join(f"weight {w}" for w in PRIOR_WEIGHTS) + " |")
+    print("|---|---|" + "---|" * len(PRIOR_WEIGHTS))
+    for attempt in PRIOR_ATTEMPTS:
+        nets = [train_prior_network(prior_training_clips(sets, True), seed, attempt.get("epochs", 30),
+                                    channels=attempt.get("channels", 24)) for seed in attempt["seeds"]]
+        prior = as_prior(nets)
+        alone = level_and_prior_accuracy([], prior, 1.0, clips, prepared_clips)
+        cells = [level_and_prior_accuracy(level, prior, w, clips, prepared_clips) for w in PRIOR_WEIGHTS]
+        print(f"| {attempt['name']} | {alone[0]:.1f} / {alone[1]:.1f} | " + " | ".join(f"{a:.1f} / {b:.1f}" for a, b in cells) + " |", flush=True)
+
+
+def train_prior(seeds: list[int]) -> None:
+    "Train the shipped classifier on every tuning file, write it, and print the held-out half's figures for the record."
+    start, sets = time.time(), attempt_clips()
+    torch.set_num_threads(2)
+    clips = prior_training_clips(sets, leave_out_validation=False)
+    prior = as_prior([train_prior_network(clips, seed) for seed in seeds])
+    held_out = sets["held_out"]
+    data = prepared(held_out, level_features)
+    with_prior = level_and_prior_accuracy([tempo_level_model()], prior, PRIOR_WEIGHT, held_out, data)
+    without = level_and_prior_accuracy([tempo_level_model()], None, 0.0, held_out, data)
+    prior.card = dict(
+        purpose="probability of each tempo class (PRIOR_BPM) from the band onset curves; weighs the level model's candidates",
+        data=f"bench/train_tempo_level.py attempt_clips(): generated grooves (seed 0, 12 per style, full / drums / harmony, "
+             f"{len(sets['grooves'])} clips), swing loops (seed 0, {len(sets['loops'])}), MMA grooves with human timing, "
+             f"the tuning half of the library files, 6 tempo draws ({len(sets['tuning'])}); windows of {PRIOR_WINDOW} frames "
+             f"stretched by {PRIOR_STRETCH[0]}-{PRIOR_STRETCH[1]}",
+        networks=len(seeds), seeds=seeds, epochs=30, channels=24, dilations=PRIOR_DILATIONS,
+        chosen_on="the validation third of the tuning files (bench/train_tempo_level.py --prior-attempts)",
+        held_out="bench/analysis.py --held-out-only measures the analysis on the MMA files held out whole, never seen here")
+    path = MODELS_DIR / "tempo_prior.json"
+    prior.save(path)
+    print(f"{len(clips)} clips in {time.time() - start:.0f} s; wrote {path}")
+    print(f"held-out MMA ({len(held_out)} clips, for the record): with the classifier Acc1 / Acc2 {with_prior[0]:.1f} / "
+          f"{with_prior[1]:.1f}, level model alone {without[0]:.1f} / {without[1]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-style", type=int, default=12)
@@ -182,9 +350,18 @@ def main() -> None:
     parser.add_argument("--l2", type=float, default=1e-3)
     parser.add_argument("--hidden", type=int, default=8)
     parser.add_argument("--attempts", action="store_true", help="compare training recipes (see above); writes no model")
+    parser.add_argument("--prior", action="store_true", help="train the tempo classifier (models/tempo_prior.json)")
+    parser.add_argument("--seeds", default="0,1,2", help="--prior: one network per seed, averaged")
+    parser.add_argument("--prior-attempts", action="store_true", help="the classifier's recipes on the validation third")
     args = parser.parse_args()
     if args.attempts:
         run_attempts()
+        return
+    if args.prior_attempts:
+        run_prior_attempts()
+        return
+    if args.prior:
+        train_prior([int(s) for s in args.seeds.split(",")])
         return
     start = time.time()
     grooves = examples((c.audio, c.bpm) for c in groove_set(args.per_style, args.seconds, seed=args.seed))
