@@ -34,11 +34,11 @@ from .features import (BANDS, CHROMA_FFT, CHROMA_SR, N_FFT, Analysis, key_name, 
 
 # %% auto #0
 __all__ = ['TEMPO_RANGE', 'AUDITION_VERSION', 'DEFAULT_BARS', 'SYNTH_PROGRAMS', 'ALIGN_HOP', 'ALIGN_BARS', 'PULSE_WEIGHT',
-           'HARMONY_WEIGHT', 'HARMONY_SPAN', 'BEAT_UNDER_TRACK_DB', 'MIDI_TICKS_PER_BEAT', 'DRUM_NOTE_SECONDS',
-           'MIDI_KEYS', 'Target', 'semitones_to', 'Performance', 'register_shift', 'groove_of', 'perform',
-           'RubberbandMissingError', 'NoNotesError', 'Audition', 'wav_bytes', 'integrated_loudness', 'audition_path',
-           'audition', 'stretch', 'bar_lines', 'onset_bands', 'groove_match', 'pulse', 'harmony_change',
-           'first_downbeat', 'Mix', 'mix', 'beat_midi']
+           'HARMONY_WEIGHT', 'HARMONY_SPAN', 'HALF_READING_SHARE', 'BEAT_UNDER_TRACK_DB', 'MIDI_TICKS_PER_BEAT',
+           'DRUM_NOTE_SECONDS', 'MIDI_KEYS', 'Target', 'semitones_to', 'Performance', 'register_shift', 'groove_of',
+           'perform', 'RubberbandMissingError', 'NoNotesError', 'Audition', 'wav_bytes', 'integrated_loudness',
+           'audition_path', 'audition', 'stretch', 'bar_lines', 'onset_bands', 'groove_match', 'pulse',
+           'harmony_change', 'first_downbeat', 'Mix', 'mix', 'beat_midi']
 
 # %% ../nbs/04a_audition.ipynb #99fb1bfe
 TEMPO_RANGE = (40.0, 250.0)  # BPM an audition can be asked for: beyond it a beat is not the same groove any more
@@ -369,6 +369,7 @@ ALIGN_BARS = 2           # bars of the audition matched against the track from e
 PULSE_WEIGHT = 1.0       # weight of the track's own beats in the choice (see the text above)
 HARMONY_WEIGHT = 3.0     # weight of the chord changes
 HARMONY_SPAN = 2         # beats of chroma before and after a start that the chord change compares
+HALF_READING_SHARE = 0.25  # a half-time reading at least this probable: the bar searched is its (twice as long) bar
 
 
 def onset_bands(samples: np.ndarray, sr: int = DEFAULT_SR, seconds: float | None = None) -> np.ndarray:
@@ -438,7 +439,9 @@ def first_downbeat(samples: np.ndarray, analysis: Analysis, audition: Audition |
     """(seconds, 'groove' | 'analysis'): the start in the track's first bar where `audition` (if given) locks onto its
     onsets, its beats fall and its harmony changes; the analysis' `downbeat` for a track under two bars."""
     meter, bpm = int(analysis.time_signature), float(analysis.tempo)
-    bar = meter * 60 / bpm if bpm > 0 else 0.0
+    # a track read at double time has bar lines only every other "bar": search the longer bar when half time is likely
+    slowest = min([bpm] + [c.bpm for c in analysis.tempo_candidates if c.relation == "half" and c.probability >= HALF_READING_SHARE])
+    bar = meter * 60 / slowest if bpm > 0 else 0.0
     if bar <= 0 or len(samples) / sr < 2 * bar:
         return float(analysis.downbeat), "analysis"
     beat_bar = audition.beats_per_bar * 60 / audition.bpm if audition is not None else bar
