@@ -144,9 +144,11 @@ bench: setup
 	@if command -v lmms >/dev/null; then $(BIN)/python bench/lmms_songs.py; \
 	else echo "bench/lmms_songs.py skipped: it renders LMMS's demo songs with Debian's lmms (apt-get install lmms)"; fi
 
-# Retrain the tempo-level model shipped in beat_selection/models/tempo_level.json.
+# Retrain the tempo-level model and the tempo classifier shipped in beat_selection/models/tempo_level.json and
+# tempo_prior.json; then bump features.ANALYSIS_VERSION and run `make default-index`.
 train-tempo: setup
 	$(BIN)/python bench/train_tempo_level.py
+	$(BIN)/python bench/train_tempo_level.py --prior
 
 # Retrain the style model shipped in beat_selection/models/style_model.{onnx,json} (datasets are cached).
 train: setup
