@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from analysis import human_mma_set, swing_loops  # noqa: E402
+from analysis import human_mma_set, swing_loops, tempo_hits  # noqa: E402
 from grooves import BENCH_STYLES, groove_set  # noqa: E402
 
 from beat_selection.core import cache_dir  # noqa: E402
@@ -133,8 +133,7 @@ def accuracy(models: list[LevelModel], data: list[Prepared], truths: list[float]
     hits = []
     for (x, _, bpms), truth in zip(data, truths):
         estimate = bpms[np.argmax(np.mean([m.probabilities(x) for m in models], axis=0))]
-        acc1 = abs(estimate / truth - 1) <= 0.04
-        hits.append((acc1, acc1 or any(abs(estimate / (truth * f) - 1) <= 0.04 for f in (2, 3, 1 / 2, 1 / 3))))
+        hits.append(tempo_hits(estimate, truth))
     return tuple(100 * np.mean(hits, axis=0))
 
 
@@ -281,8 +280,7 @@ def level_and_prior_accuracy(level: list[LevelModel], prior: TempoPrior | None, 
         if prior is not None and weight:
             score = score + weight * prior_at(prior.log_probabilities({b: v.astype(float) for b, v in c["bands"].items()}), bpms)
         estimate = bpms[np.argmax(score)]
-        acc1 = abs(estimate / c["bpm"] - 1) <= 0.04
-        hits.append((acc1, acc1 or any(abs(estimate / (c["bpm"] * f) - 1) <= 0.04 for f in (2, 3, 1 / 2, 1 / 3))))
+        hits.append(tempo_hits(estimate, c["bpm"]))
     return tuple(100 * np.mean(hits, axis=0))
 
 
