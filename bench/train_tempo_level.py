@@ -255,14 +255,14 @@ def train_prior_network(clips: list[dict], seed: int = 0, epochs: int = 30, per_
     return net.eval()
 
 
-def as_prior(nets: list[PriorNet], card: dict | None = None) -> TempoPrior:
+def as_prior(nets: list[PriorNet]) -> TempoPrior:
     "The networks as the NumPy `TempoPrior` the analysis runs."
     def arrays(net: PriorNet) -> dict[str, list[np.ndarray]]:
         convs = [m for m in net.body if isinstance(m, torch.nn.Conv1d)]
         return {"weights": [c.weight.detach().numpy().copy() for c in convs],
                 "biases": [c.bias.detach().numpy().copy() for c in convs],
                 "head": [net.head.weight.detach().numpy().copy(), net.head.bias.detach().numpy().copy()]}
-    return TempoPrior([arrays(n) for n in nets], list(PRIOR_DILATIONS), card or {})
+    return TempoPrior([arrays(n) for n in nets], list(PRIOR_DILATIONS))
 
 
 def prior_training_clips(sets: dict[str, list[dict]], leave_out_validation: bool) -> list[dict]:
