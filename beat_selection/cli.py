@@ -88,12 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     analyze_cmd.add_argument("file", help="WAV, FLAC, OGG, MP3 (M4A/AAC/WebM with ffmpeg)")
     analyze_cmd.add_argument("--json", action="store_true", help="print the full analysis as JSON")
     train_cmd = commands.add_parser("train", help="retrain the style model (needs the `train` extra: torch)")
-    train_cmd.add_argument("--per-style", type=int, default=640, help="training beats per style")
-    train_cmd.add_argument("--held-out", type=int, default=40, help="held-out beats per style")
+    train_cmd.add_argument("--per-style", type=int, default=320, help="generated training beats per style")
+    train_cmd.add_argument("--held-out", type=int, default=20, help="held-out generated beats per style")
     train_cmd.add_argument("--seconds", type=float, default=15.0, help="length of each generated clip")
-    train_cmd.add_argument("--epochs", type=int, default=60)
+    train_cmd.add_argument("--epochs", type=int, default=40)
     train_cmd.add_argument("--seed", type=int, default=0, help="seed of the first network; the others follow")
     train_cmd.add_argument("--members", type=int, default=5, help="networks in the ensemble")
+    train_cmd.add_argument("--mma-share", type=float, default=0.5, help="share of the loss given to the MMA training folders")
+    train_cmd.add_argument("--balance", choices=["source", "style"], default="source",
+                           help="source: each source its share, its styles equal within it; style: every style equal")
     train_cmd.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes generating data")
     train_cmd.add_argument("--out", default=None, help="directory for style_model.onnx/.json (default: the package's)")
     add_recommend_parser(commands)
@@ -163,7 +166,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"beat-select train: {e}; install it with: pip install 'beat-selection[train]'", file=sys.stderr)
         return EXIT_MISSING_EXTRA
     card = train_and_ship(args.per_style, args.held_out, args.seconds, args.epochs, args.seed, args.workers, args.out,
-                          members=args.members)
+                          members=args.members, mma_share=args.mma_share, balance=args.balance)
     held = card["metrics"]["held_out"]
     print(f"held-out accuracy {held['accuracy']:.3f} (" +
           ", ".join(f"{part} {acc:.3f}" for part, acc in held["accuracy_by_part"].items()) +

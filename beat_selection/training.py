@@ -446,11 +446,13 @@ def _train_member(job: tuple) -> tuple[StyleNet, list[dict]]:
         torch.set_num_threads(threads)
 
 
-def train_and_ship(per_style: int = 640, held_out_per_style: int = 40, seconds: float = 15.0, epochs: int = 60,
+def train_and_ship(per_style: int = 320, held_out_per_style: int = 20, seconds: float = 15.0, epochs: int = 40,
                    seed: int = 0, workers: int = 2, out_dir: Path | str | None = None, progress: bool = True,
                    members: int = 5, sources: bool = True, mma_cap: int = 40, mma_renders: int = 3,
-                   mma_share: float = 0.5, balance: str = "style") -> dict:
+                   mma_share: float = 0.5, balance: str = "source") -> dict:
     """Build the datasets, train, fit the temperature, export to ONNX, measure the export, write the card.
+
+    The defaults are the shipped model's recipe.
 
     With `sources` (needs Debian's `mma`), the MMA training folders join the generator's beats (weighing
     `mma_share` of the loss, per style or in total as `balance` says: see `row_weights`), the validation folders choose each network's epoch and the temperature, and
