@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: setup optional-packages test check-sync nbtest pytest serve bench train train-tempo default-index lab clean lint docker docker-smoke nbval carousel
+.PHONY: setup optional-packages test check-sync nbtest pytest serve bench train train-tempo train-bar-lines default-index lab clean lint docker docker-smoke nbval carousel
 
 # Each job installs only what it needs: serving the base package (no PyTorch, no plotting), the slides and the
 # course their extras, the tests everything (a superset of the others, so it satisfies them all).
@@ -149,6 +149,10 @@ bench: setup
 train-tempo: setup
 	$(BIN)/python bench/train_tempo_level.py
 	$(BIN)/python bench/train_tempo_level.py --prior
+
+# Retrain the mix's bar-line scorer shipped in beat_selection/models/bar_lines.json (its clips are cached).
+train-bar-lines: setup
+	$(BIN)/python bench/train_bar_lines.py
 
 # Retrain the style model shipped in beat_selection/models/style_model.{onnx,json} (datasets are cached).
 train: setup

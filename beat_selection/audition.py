@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
+import scipy.ndimage
 import soundfile
 import soxr
 
@@ -29,16 +31,17 @@ from .beats import (
     draw_plan, drum_events, harmony_events, master)
 from .catalogue import BeatRecord, planned_beat_of
 from .core import Key, cache_dir, load_or_build, parse_key
-from .features import (BANDS, CHROMA_FFT, CHROMA_SR, N_FFT, Analysis, key_name, pitch_chroma,
-                                     stft_magnitude)
+from .features import (BANDS, CHROMA_FFT, CHROMA_SR, MODELS_DIR, N_FFT, Analysis, key_name,
+                                     pitch_chroma, stft_magnitude)
 
 # %% auto #0
-__all__ = ['TEMPO_RANGE', 'AUDITION_VERSION', 'DEFAULT_BARS', 'SYNTH_PROGRAMS', 'ALIGN_HOP', 'ALIGN_BARS', 'PULSE_WEIGHT',
-           'HARMONY_WEIGHT', 'HARMONY_SPAN', 'HALF_READING_SHARE', 'BEAT_UNDER_TRACK_DB', 'MIDI_TICKS_PER_BEAT',
-           'DRUM_NOTE_SECONDS', 'MIDI_KEYS', 'Target', 'semitones_to', 'Performance', 'register_shift', 'groove_of',
-           'perform', 'RubberbandMissingError', 'NoNotesError', 'Audition', 'wav_bytes', 'integrated_loudness',
-           'audition_path', 'audition', 'stretch', 'bar_lines', 'onset_bands', 'groove_match', 'pulse',
-           'harmony_change', 'first_downbeat', 'Mix', 'mix', 'beat_midi']
+__all__ = ['TEMPO_RANGE', 'AUDITION_VERSION', 'DEFAULT_BARS', 'SYNTH_PROGRAMS', 'ALIGN_HOP', 'BAR_STEPS', 'PATTERN_BARS',
+           'PATTERN_SPANS', 'PEAK_FRAMES', 'HARMONY_SPAN', 'BAR_LINE_MODEL_PATH', 'BEAT_UNDER_TRACK_DB',
+           'MIDI_TICKS_PER_BEAT', 'DRUM_NOTE_SECONDS', 'MIDI_KEYS', 'Target', 'semitones_to', 'Performance',
+           'register_shift', 'groove_of', 'perform', 'RubberbandMissingError', 'NoNotesError', 'Audition', 'wav_bytes',
+           'integrated_loudness', 'audition_path', 'audition', 'stretch', 'bar_lines', 'onset_bands', 'pulse',
+           'harmony_change', 'bar_line_inputs', 'BarLineModel', 'bar_line_model', 'first_downbeat', 'Mix', 'mix',
+           'beat_midi']
 
 # %% ../nbs/04a_audition.ipynb #99fb1bfe
 TEMPO_RANGE = (40.0, 250.0)  # BPM an audition can be asked for: beyond it a beat is not the same groove any more
@@ -365,11 +368,11 @@ def bar_lines(spec: BeatSpec, seed: int, kits: tuple[str, ...], sr: int = DEFAUL
 
 # %% ../nbs/04a_audition.ipynb #01210fb4
 ALIGN_HOP = 64           # samples at 22 050 Hz between the starts the mix weighs: 2.9 ms
-ALIGN_BARS = 2           # bars of the audition matched against the track from each start
-PULSE_WEIGHT = 1.0       # weight of the track's own beats in the choice (see the text above)
-HARMONY_WEIGHT = 3.0     # weight of the chord changes
+BAR_STEPS = 16           # steps per bar of the pattern a start is judged by
+PATTERN_BARS = 2         # bars of pattern after each start
+PATTERN_SPANS = 4        # two-bar spans averaged (fewer when the track is shorter)
+PEAK_FRAMES = 5          # a hit counts at a step if it is within ±2 frames (±6 ms) of it
 HARMONY_SPAN = 2         # beats of chroma before and after a start that the chord change compares
-HALF_READING_SHARE = 0.25  # a half-time reading at least this probable: the bar searched is its (twice as long) bar
 
 
 def onset_bands(samples: np.ndarray, sr: int = DEFAULT_SR, seconds: float | None = None) -> np.ndarray:
@@ -394,17 +397,6 @@ def onset_bands(samples: np.ndarray, sr: int = DEFAULT_SR, seconds: float | None
 # %% ../nbs/04a_audition.ipynb #528464d4
 def _standardised(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / (x.std() + 1e-9)
-
-
-def groove_match(track: np.ndarray, beat: np.ndarray, window: int, starts: np.ndarray) -> np.ndarray:
-    "For each start frame: the mean product of the track's `onset_bands` from it with the beat's (looped) over `window` frames."
-    looped = np.tile(beat, (1, -(-window // beat.shape[1])))[:, :window]
-    looped = looped - looped.mean(axis=1, keepdims=True)
-    scores = np.empty(len(starts))
-    for i, s in enumerate(starts):
-        part = track[:, s: s + window]
-        scores[i] = (part * looped[:, : part.shape[1]]).sum() / max(part.shape[1], 1)
-    return scores
 
 
 def pulse(track: np.ndarray, beat_frames: float, beats: int, starts: np.ndarray) -> np.ndarray:
@@ -433,28 +425,87 @@ def harmony_change(samples: np.ndarray, starts: np.ndarray, bar: float, beat: fl
         scores[i] = float(np.mean(1 - cosine))
     return scores
 
+# %% ../nbs/04a_audition.ipynb #8c8140e4
+def bar_line_inputs(samples: np.ndarray, analysis: Analysis, sr: int = DEFAULT_SR,
+                    seconds: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(starts in frames of `ALIGN_HOP`, inputs (starts, 100)): every start in the first `seconds` (default: two of the
+    analysis' bars) with what `BarLineModel` weighs there; the track's first few bars are read, not all of it."""
+    meter, bpm = int(analysis.time_signature), float(analysis.tempo)
+    bar, frames_per_second = meter * 60 / bpm, DEFAULT_SR / ALIGN_HOP
+    seconds = PATTERN_BARS * bar if seconds is None else seconds
+    heard = seconds + PATTERN_SPANS * PATTERN_BARS * bar + 1.0
+    samples = np.asarray(samples, dtype=np.float32)[: int(heard * sr)]
+    track = onset_bands(samples, sr)
+    peaks = scipy.ndimage.maximum_filter1d(track, PEAK_FRAMES, axis=1)
+    frames, starts = peaks.shape[1], np.arange(int(round(seconds * frames_per_second)))
+    steps = np.round(np.arange(PATTERN_BARS * BAR_STEPS) * bar * frames_per_second / BAR_STEPS).astype(int)
+    total, counted = np.zeros((len(starts), len(BANDS), len(steps))), np.zeros(len(starts))
+    for span in range(PATTERN_SPANS):
+        at = starts[:, None] + int(round(span * PATTERN_BARS * bar * frames_per_second)) + steps[None]
+        whole = at[:, -1] < frames  # only spans the track covers to their end
+        if not whole.any(): break
+        total[whole] += peaks[:, at[whole]].transpose(1, 0, 2)
+        counted[whole] += 1
+    pattern = total / np.maximum(counted, 1)[:, None, None]
+    pattern = np.log1p(pattern / (pattern.mean(axis=2, keepdims=True) + 1e-6))
+    beat = HARMONY_SPAN * 60 / bpm
+    others = np.stack([_standardised(harmony_change(samples, starts / frames_per_second, bar, beat, sr)),
+                       _standardised(harmony_change(samples, starts / frames_per_second, PATTERN_BARS * bar, beat, sr)),
+                       _standardised(pulse(track, 60 / bpm * frames_per_second, 2 * meter, starts)),
+                       np.full(len(starts), float(meter == 3))], axis=1)
+    return starts, np.concatenate([pattern.reshape(len(starts), -1), others], axis=1).astype(np.float32)
+
+
+# %% ../nbs/04a_audition.ipynb #a855cb2f
+@dataclass(frozen=True, eq=False)
+class BarLineModel:
+    "Scores starts as bar lines from `bar_line_inputs`: the mean of small ReLU networks over standardised inputs."
+    mean: np.ndarray
+    scale: np.ndarray
+    members: list[dict[str, np.ndarray]]  # per network: "hidden" (units, inputs), "hidden_bias", "out" (units,), "out_bias"
+    card: dict = field(default_factory=dict)
+
+    def scores(self, inputs: np.ndarray) -> np.ndarray:
+        "One score per row of `inputs`: the higher, the likelier a bar line."
+        x = (np.asarray(inputs, dtype=np.float64) - self.mean) / self.scale
+        return np.mean([np.maximum(x @ m["hidden"].T + m["hidden_bias"], 0) @ m["out"] + m["out_bias"]
+                        for m in self.members], axis=0)
+
+    def save(self, path: Path | str) -> None:
+        listed = [{k: np.round(v, 6).tolist() for k, v in m.items()} for m in self.members]
+        Path(path).write_text(json.dumps({"mean": np.round(self.mean, 6).tolist(), "scale": np.round(self.scale, 6).tolist(),
+                                          "members": listed, "card": self.card}) + "\n")
+
+    @classmethod
+    def load(cls, path: Path | str) -> "BarLineModel":
+        data = json.loads(Path(path).read_text())
+        members = [{k: np.asarray(v, dtype=np.float64) for k, v in m.items()} for m in data["members"]]
+        return cls(np.asarray(data["mean"]), np.asarray(data["scale"]), members, data.get("card", {}))
+
+
+BAR_LINE_MODEL_PATH = MODELS_DIR / "bar_lines.json"
+
+
+@functools.lru_cache(maxsize=1)
+def bar_line_model() -> BarLineModel:
+    "The shipped bar-line scorer."
+    return BarLineModel.load(BAR_LINE_MODEL_PATH)
+
+
 # %% ../nbs/04a_audition.ipynb #63924fed
 def first_downbeat(samples: np.ndarray, analysis: Analysis, audition: Audition | None = None,
                    sr: int = DEFAULT_SR) -> tuple[float, str]:
-    """(seconds, 'groove' | 'analysis'): the start in the track's first bar where `audition` (if given) locks onto its
-    onsets, its beats fall and its harmony changes; the analysis' `downbeat` for a track under two bars."""
+    """(seconds, 'groove' | 'analysis'): the start in the track's first bars that `bar_line_model` scores highest
+    (over one of `audition`'s bars at least); the analysis' `downbeat` for a track under two bars."""
     meter, bpm = int(analysis.time_signature), float(analysis.tempo)
-    # a track read at double time has bar lines only every other "bar": search the longer bar when half time is likely
-    slowest = min([bpm] + [c.bpm for c in analysis.tempo_candidates if c.relation == "half" and c.probability >= HALF_READING_SHARE])
-    bar = meter * 60 / slowest if bpm > 0 else 0.0
+    bar = meter * 60 / bpm if bpm > 0 else 0.0
     if bar <= 0 or len(samples) / sr < 2 * bar:
         return float(analysis.downbeat), "analysis"
-    beat_bar = audition.beats_per_bar * 60 / audition.bpm if audition is not None else bar
-    span = max(bar, beat_bar)  # a beat at double time still starts on one of the track's bar lines
-    frames_per_second = DEFAULT_SR / ALIGN_HOP
-    window = int(round(ALIGN_BARS * beat_bar * frames_per_second))
-    track = onset_bands(samples, sr, seconds=span + ALIGN_BARS * span + 1.0)
-    starts = np.arange(int(round(span * frames_per_second)))
-    score = PULSE_WEIGHT * _standardised(pulse(track, 60 / bpm * frames_per_second, 2 * meter, starts))
-    score += HARMONY_WEIGHT * _standardised(harmony_change(samples, starts / frames_per_second, bar, HARMONY_SPAN * 60 / bpm, sr))
-    if audition is not None and abs(audition.bpm / bpm - 1) < 0.05:  # same tempo: the same pattern can lock
-        score += _standardised(groove_match(track, onset_bands(audition.samples, audition.sr), window, starts))
-    return float(starts[int(np.argmax(score))] / frames_per_second), "groove"
+    beat_bar = audition.beats_per_bar * 60 / audition.bpm if audition is not None else 0.0
+    starts, inputs = bar_line_inputs(samples, analysis, sr, seconds=max(PATTERN_BARS * bar, beat_bar))
+    best = starts[int(np.argmax(bar_line_model().scores(inputs)))]
+    return float(best * ALIGN_HOP / DEFAULT_SR), "groove"
+
 
 # %% ../nbs/04a_audition.ipynb #56f39d40
 BEAT_UNDER_TRACK_DB = 3.0  # the beat sits this far under the track's loudness: present, and the track stays on top
@@ -466,7 +517,7 @@ class Mix:
     wav: bytes = field(repr=False)
     sr: int
     beat_start: float      # seconds into the track of the audition's first bar line
-    downbeat_from: str     # "groove" | "analysis" (see `first_downbeat`) | "given"
+    downbeat_from: str     # "groove" (found in the track: `first_downbeat`) | "analysis" | "given"
     beat_gain_db: float    # applied to the audition
     master_gain_db: float  # applied to the sum, below 0 only when it would clip
     duration: float

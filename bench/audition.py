@@ -1,6 +1,6 @@
 """Auditions, mixes and MIDI (`beat_selection.audition`), printed as a markdown report for bench/RESULTS.md.
 
-    python bench/audition.py [--tempo-step 10] [--styles all] [--tracks 3]
+    python bench/audition.py [--tempo-step 10] [--styles all] [--tracks 3] [--first-seed 7000]
 
 - **Speed**: an 8-bar audition of one default-catalogue beat per style, made the first time (an empty cache
   folder) and read again from the cache; a 30 s mix; a MIDI file. Beside them, in the same run, what the naive
@@ -10,7 +10,8 @@
 - **Mix alignment**: generated clips (seeds 7000 on, the synthesized kit, `--tracks` per style) that start in the
   middle of a bar, so their true bar lines are known (`bar_lines`); each is analysed, an audition is mixed under
   it, and the beat's first bar line is compared with the nearest true bar line. Also: where the beat really
-  landed in the mix (correlation) against where the mix says it put it.
+  landed in the mix (correlation) against where the mix says it put it. The alignment's settings were chosen on
+  seeds 9000 and 11 000 (`--first-seed 9000`, `--first-seed 11000`); seeds 7000 on give the reported figure.
 - **Conformance over a grid of tracks**: track tempos from 60 to 180 BPM (`--tempo-step`), the 24 keys in turn,
   every style: for each, the style's default-catalogue beat whose tempo fits best (as `recommend.tempo_fit`
   reads it: ×1, ×2 or ×½) and the key `recommend.key_fit` names. The audition is analysed with our own
@@ -139,11 +140,11 @@ def midi_error(take, data: bytes) -> float:
     return float(max(np.abs(np.sort(onsets[k]) - np.sort(expected[k])).max() for k in expected))
 
 
-def alignment(plan: list[PlannedBeat], tracks: int) -> list[str]:
-    errors, beat_errors, placement, analysis_errors, harmony_used = [], [], [], [], []
+def alignment(plan: list[PlannedBeat], tracks: int, first_seed: int = 7000) -> list[str]:
+    errors, beat_errors, placement, analysis_errors, harmony_used, missed = [], [], [], [], [], []
     for s, style in enumerate(STYLE_IDS):
         for i in range(tracks):
-            seed = 7000 + 100 * s + i
+            seed = first_seed + 100 * s + i
             spec = BeatSpec(style, seconds=16.0)
             clip = generate_beat(spec, seed, kits=DEFAULT_KITS)
             truth = bar_lines(spec, seed, DEFAULT_KITS)
@@ -161,6 +162,8 @@ def alignment(plan: list[PlannedBeat], tracks: int) -> list[str]:
             loop = take.duration  # the audition repeats: any of its starts is where it was put
             placement.append(abs((landed - made.beat_start + loop / 2) % loop - loop / 2))
             errors.append(np.abs(truth - made.beat_start).min())
+            if errors[-1] > 0.02:
+                missed.append(f"{style} (seed {seed}, {a.tempo:.1f} BPM read, {errors[-1] * 1000:.0f} ms off)")
             analysis_errors.append(np.abs(truth - a.downbeat).min())
             harmony_used.append(made.downbeat_from == "groove")
             per_bar = STYLES[style].beats_per_bar
@@ -171,18 +174,19 @@ def alignment(plan: list[PlannedBeat], tracks: int) -> list[str]:
     n = len(errors)
     within = np.mean(errors <= 0.02)
     return ["### Mix alignment (generated clips starting mid-bar, true bar lines known)", "",
-            f"{n} clips ({tracks} per style, seeds 7000 on, synthesized kit, 16 s), each analysed and mixed with a "
+            f"{n} clips ({tracks} per style, seeds {first_seed} on, synthesized kit, 16 s), each analysed and mixed with a "
             "4-bar audition.", "",
             "| measure | result | target |", "|---|---|---|",
             f"| beat placed where the mix says (correlation of mix − track with the audition), largest error | "
             f"{max(placement) * 1000:.1f} ms | |",
             f"| beat's first bar line (the mix's `first_downbeat`) within 20 ms of a true bar line | {within * 100:.0f} % "
-            f"(median error {np.median(errors) * 1000:.0f} ms; groove, pulse and harmony chose on {np.mean(harmony_used) * 100:.0f} % "
-            f"of the clips) | 100 %: {'met' if within == 1 else '**not met**'} |",
+            f"(median error {np.median(errors) * 1000:.0f} ms; the bar-line scorer chose on {np.mean(harmony_used) * 100:.0f} % "
+            f"of the clips, the analysis' `downbeat` on the rest) | 100 %: {'met' if within == 1 else '**not met**'} |",
             f"| the analysis' `downbeat` alone within 20 ms of a true bar line | {np.mean(analysis_errors <= 0.02) * 100:.0f} % "
             f"(median error {np.median(analysis_errors) * 1000:.0f} ms) | |",
             f"| the mix's first bar line within 20 ms of a true *beat* (on the beat, the bar right or wrong) | "
-            f"{np.mean(beat_errors <= 0.02) * 100:.0f} % | |", ""]
+            f"{np.mean(beat_errors <= 0.02) * 100:.0f} % | |", "",
+            "Missed: " + (", ".join(missed) if missed else "none") + ".", ""]
 
 
 def conformance(plan: list[PlannedBeat], tempo_step: float, styles: list[str]) -> list[str]:
@@ -240,6 +244,8 @@ def main() -> None:
     parser.add_argument("--tempo-step", type=float, default=10.0)
     parser.add_argument("--styles", default="all", help="comma-separated style ids, or all")
     parser.add_argument("--tracks", type=int, default=3, help="generated clips per style for the mix alignment")
+    parser.add_argument("--first-seed", type=int, default=7000,
+                        help="seed of the first alignment clip (7000: the reported figure; 9000 and 11000: where settings are chosen)")
     parser.add_argument("--sections", default="speed,alignment,conformance", help="which parts to run, comma-separated")
     args = parser.parse_args()
     styles = list(STYLE_IDS) if args.styles == "all" else args.styles.split(",")
@@ -253,7 +259,7 @@ def main() -> None:
         sections = args.sections.split(",")
         print("\n".join(lines + (speed(plan) if "speed" in sections else [])), flush=True)
         if "alignment" in sections:
-            print("\n".join(alignment(plan, args.tracks)), flush=True)
+            print("\n".join(alignment(plan, args.tracks, args.first_seed)), flush=True)
         if "conformance" in sections:
             print("\n".join(conformance(plan, args.tempo_step, styles)), flush=True)
 
