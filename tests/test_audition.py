@@ -1,5 +1,5 @@
 """Auditions as the API will use them: the shipped default beats played again, and auditions that any process,
-on any replica, makes byte for byte the same, once per cache."""
+on any replica, makes byte for byte the same, once per cache; and where the mix puts them on generated tracks."""
 from __future__ import annotations
 
 import hashlib
@@ -71,3 +71,21 @@ def test_midi_of_a_shipped_beat(shipped, tmp_path, monkeypatch):
     channels = {m.channel for track in song.tracks for m in track if m.type == "note_on"}
     assert 9 in channels and channels & {0, 1}
     assert json.loads(json.dumps(take.to_dict()))["bpm"] == take.bpm
+
+
+def test_the_mix_finds_bar_lines_on_generated_clips():
+    """The mix's first bar line (`first_downbeat`, no audition) within 20 ms of a true one on 42 generated clips whose
+    bar lines are known (seeds 8100-8313, none used to train or choose the scorer): the learned scorer finds 40, the
+    hand-weighted sum it replaced 35; the floor leaves two clips of margin for another CPU's rounding."""
+    from beat_selection.audition import bar_lines, first_downbeat
+    from beat_selection.beats import BeatSpec, generate_beat
+    from beat_selection.catalogue import DEFAULT_KITS
+    from beat_selection.features import analyze
+    found = 0
+    for first in (8100, 8200, 8300):
+        for s, style in enumerate(STYLE_IDS):
+            spec = BeatSpec(style, seconds=16.0)
+            clip = generate_beat(spec, first + s, kits=DEFAULT_KITS)
+            start, _ = first_downbeat(clip.audio, analyze(clip.audio))
+            found += np.abs(bar_lines(spec, first + s, DEFAULT_KITS) - start).min() <= 0.02
+    assert found >= 38, found
