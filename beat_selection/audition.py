@@ -17,6 +17,7 @@ import shutil
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -406,24 +407,28 @@ def pulse(track: np.ndarray, beat_frames: float, beats: int, starts: np.ndarray)
     return strength[np.clip(at, 0, len(strength) - 1)].mean(axis=1)
 
 # %% ../nbs/04a_audition.ipynb #312d6eb0
-def harmony_change(samples: np.ndarray, starts: np.ndarray, bar: float, beat: float, sr: int = DEFAULT_SR) -> np.ndarray:
-    "For each start (seconds): how unlike the `beat` seconds after it are to those before (chroma), on average over every bar from it."
+def harmony_change(samples: np.ndarray, starts: np.ndarray, bars: Sequence[float], beat: float,
+                   sr: int = DEFAULT_SR) -> np.ndarray:
+    """(len(bars), len(starts)): for each bar length and each start (seconds), how unlike the `beat` seconds after it
+    are to those before (chroma), on average over every bar from it. The chroma is computed once for all bar lengths."""
     treble, bass, _ = pitch_chroma(np.asarray(samples, dtype=np.float32), sr)
     chroma = np.concatenate([treble, bass])
     chroma = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + 1e-9)
     fps, n = CHROMA_SR / (CHROMA_FFT // 4), chroma.shape[1]
     running = np.concatenate([np.zeros((len(chroma), 1)), np.cumsum(chroma, axis=1)], axis=1)
     width = max(1, int(round(beat * fps)))
-    scores = np.zeros(len(starts))
-    for i, start in enumerate(starts):
-        centres = np.round((start + bar * np.arange(int((len(samples) / sr - start) // bar) + 1)) * fps).astype(int)
-        centres = centres[(centres >= width) & (centres + width <= n)]
-        if len(centres) == 0: continue
-        before = (running[:, centres] - running[:, centres - width]).T
-        after = (running[:, centres + width] - running[:, centres]).T
-        cosine = (before * after).sum(axis=1) / (np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1) + 1e-9)
-        scores[i] = float(np.mean(1 - cosine))
+    scores = np.zeros((len(bars), len(starts)))
+    for b, bar in enumerate(bars):
+        for i, start in enumerate(starts):
+            centres = np.round((start + bar * np.arange(int((len(samples) / sr - start) // bar) + 1)) * fps).astype(int)
+            centres = centres[(centres >= width) & (centres + width <= n)]
+            if len(centres) == 0: continue
+            before = (running[:, centres] - running[:, centres - width]).T
+            after = (running[:, centres + width] - running[:, centres]).T
+            cosine = (before * after).sum(axis=1) / (np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1) + 1e-9)
+            scores[b, i] = float(np.mean(1 - cosine))
     return scores
+
 
 # %% ../nbs/04a_audition.ipynb #8c8140e4
 def bar_line_inputs(samples: np.ndarray, analysis: Analysis, sr: int = DEFAULT_SR,
@@ -448,9 +453,8 @@ def bar_line_inputs(samples: np.ndarray, analysis: Analysis, sr: int = DEFAULT_S
         counted[whole] += 1
     pattern = total / np.maximum(counted, 1)[:, None, None]
     pattern = np.log1p(pattern / (pattern.mean(axis=2, keepdims=True) + 1e-6))
-    beat = HARMONY_SPAN * 60 / bpm
-    others = np.stack([_standardised(harmony_change(samples, starts / frames_per_second, bar, beat, sr)),
-                       _standardised(harmony_change(samples, starts / frames_per_second, PATTERN_BARS * bar, beat, sr)),
+    at_bar, at_two_bars = harmony_change(samples, starts / frames_per_second, (bar, PATTERN_BARS * bar), HARMONY_SPAN * 60 / bpm, sr)
+    others = np.stack([_standardised(at_bar), _standardised(at_two_bars),
                        _standardised(pulse(track, 60 / bpm * frames_per_second, 2 * meter, starts)),
                        np.full(len(starts), float(meter == 3))], axis=1)
     return starts, np.concatenate([pattern.reshape(len(starts), -1), others], axis=1).astype(np.float32)

@@ -141,7 +141,7 @@ def midi_error(take, data: bytes) -> float:
 
 
 def alignment(plan: list[PlannedBeat], tracks: int, first_seed: int = 7000) -> list[str]:
-    errors, beat_errors, placement, analysis_errors, harmony_used, missed = [], [], [], [], [], []
+    errors, beat_errors, placement, analysis_errors, scorer_used, missed = [], [], [], [], [], []
     for s, style in enumerate(STYLE_IDS):
         for i in range(tracks):
             seed = first_seed + 100 * s + i
@@ -165,7 +165,7 @@ def alignment(plan: list[PlannedBeat], tracks: int, first_seed: int = 7000) -> l
             if errors[-1] > 0.02:
                 missed.append(f"{style} (seed {seed}, {a.tempo:.1f} BPM read, {errors[-1] * 1000:.0f} ms off)")
             analysis_errors.append(np.abs(truth - a.downbeat).min())
-            harmony_used.append(made.downbeat_from == "groove")
+            scorer_used.append(made.downbeat_from == "groove")
             per_bar = STYLES[style].beats_per_bar
             edges = np.concatenate([[2 * truth[0] - truth[1]], truth])  # the bar before the first line, as long as the next
             lines = (edges[:-1, None] + np.diff(edges)[:, None] * np.arange(per_bar)[None] / per_bar).ravel()
@@ -180,7 +180,7 @@ def alignment(plan: list[PlannedBeat], tracks: int, first_seed: int = 7000) -> l
             f"| beat placed where the mix says (correlation of mix − track with the audition), largest error | "
             f"{max(placement) * 1000:.1f} ms | |",
             f"| beat's first bar line (the mix's `first_downbeat`) within 20 ms of a true bar line | {within * 100:.0f} % "
-            f"(median error {np.median(errors) * 1000:.0f} ms; the bar-line scorer chose on {np.mean(harmony_used) * 100:.0f} % "
+            f"(median error {np.median(errors) * 1000:.0f} ms; the bar-line scorer chose on {np.mean(scorer_used) * 100:.0f} % "
             f"of the clips, the analysis' `downbeat` on the rest) | 100 %: {'met' if within == 1 else '**not met**'} |",
             f"| the analysis' `downbeat` alone within 20 ms of a true bar line | {np.mean(analysis_errors <= 0.02) * 100:.0f} % "
             f"(median error {np.median(analysis_errors) * 1000:.0f} ms) | |",
