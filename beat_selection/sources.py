@@ -27,13 +27,14 @@ from .beats import DEFAULT_SR, HELD_OUT_KITS, KIT_FAMILIES, SOUNDFONT_PATHS, STY
 from .core import cache_dir
 
 # %% auto #0
-__all__ = ['MMA_LIB', 'MMA_FOLDERS', 'SOURCE_SPLITS', 'SOURCES_VERSION', 'FILE_STYLES', 'TEMPO_FACTOR', 'TEMPO_FIXED',
-           'GM_VOICES', 'SKIP_GROOVE', 'SKIP_DESCRIPTION', 'MIN_HITS_PER_BAR', 'PROGRESSION', 'SR', 'PARTS',
-           'HYDROGEN_SONGS_DIR', 'HYDROGEN_SONG_STYLES', 'TICKS_PER_BAR', 'ACOUSTIC_HELD_OUT_KITS', 'Featurize',
-           'folder_of', 'split_of_folder', 'Groove', 'mma_available', 'stable_hash', 'groove_names', 'doc_tempo',
-           'groove_tempo', 'candidate_grooves', 'bars_needed', 'mma_cache', 'render_midi', 'MidiContent', 'read_midi',
-           'drum_hits', 'same_drums', 'select_grooves', 'humanise', 'render_accompaniment', 'normalise', 'mix_drums',
-           'render_groove', 'Song', 'read_h2song', 'hydrogen_songs', 'mma_dataset', 'hydrogen_dataset']
+__all__ = ['MMA_LIB', 'MMA_FOLDERS', 'SOURCE_SPLITS', 'SOURCES_VERSION', 'FOUR_ON_THE_FLOOR', 'LABELS_VERSION', 'FILE_STYLES',
+           'TEMPO_FACTOR', 'TEMPO_FIXED', 'GM_VOICES', 'SKIP_GROOVE', 'SKIP_DESCRIPTION', 'MIN_HITS_PER_BAR',
+           'PROGRESSION', 'SR', 'PARTS', 'HYDROGEN_SONGS_DIR', 'HYDROGEN_SONG_STYLES', 'TICKS_PER_BAR',
+           'ACOUSTIC_HELD_OUT_KITS', 'Featurize', 'folder_of', 'labelled_files', 'split_of_folder', 'Groove',
+           'mma_available', 'stable_hash', 'groove_names', 'doc_tempo', 'groove_tempo', 'candidate_grooves',
+           'bars_needed', 'mma_cache', 'render_midi', 'MidiContent', 'read_midi', 'drum_hits', 'same_drums',
+           'select_grooves', 'humanise', 'render_accompaniment', 'normalise', 'mix_drums', 'render_groove', 'Song',
+           'read_h2song', 'hydrogen_songs', 'mma_dataset', 'hydrogen_dataset']
 
 # %% ../nbs/02b_sources.ipynb #4b851da8
 MMA_LIB = Path("/usr/share/mma/lib")
@@ -44,6 +45,14 @@ SOURCE_SPLITS: dict[str, tuple[str, ...]] = {
     "test": ("zoom",),
 }
 SOURCES_VERSION = 1  # bump when selection, humanisation or rendering change: it names every cache
+
+# Electronic dance music on a four-on-the-floor kick, labelled house from table 2 on (the prose above says why).
+FOUR_ON_THE_FLOOR: tuple[str, ...] = (
+    "alexis/teamtechno", "stdlib/dsoul", "stdlib/trance",  # train
+    "casio/dance1", "casio/dance2", "casio/discosoul", "casio/latinhouse", "casio/rave", "casio/techno",
+    "casio/trance1", "casio/trance2",  # validation
+    "zoom/dance", "zoom/techno")  # test
+LABELS_VERSION = 2  # the label table's version: it names the selections and datasets built on it
 
 # library file (relative to MMA_LIB, without .mma) -> style id; see the prose above for the reasons.
 FILE_STYLES: dict[str, str] = {
@@ -72,7 +81,7 @@ FILE_STYLES: dict[str, str] = {
         "casio/60ssoul", "casio/mellowrb", "casio/modernrb", "casio/r+b", "casio/soul", "kara/8beatmotown",
         "stdlib/rb", "stdlib/rb-ballad", "zoom/rnb"], "rnb"),
     **dict.fromkeys(["alexis/hiphop", "casio/hip-hop", "zoom/hiphop"], "boom-bap"),
-    **dict.fromkeys(["casio/house", "zoom/house"], "house"),
+    **dict.fromkeys(["casio/house", "zoom/house", *FOUR_ON_THE_FLOOR], "house"),
     "zoom/reggae": "reggae",
     "zoom/afro": "afro",
 }
@@ -103,6 +112,13 @@ PROGRESSION = ("C", "Am", "F", "G")
 def folder_of(file: str) -> str:
     "The MMA library folder of a library file name ('zoom/rock' -> 'zoom')."
     return file.partition("/")[0]
+
+
+def labelled_files(version: int = LABELS_VERSION) -> dict[str, str]:
+    "The label table as it stood at `version` (1: before the `FOUR_ON_THE_FLOOR` files joined house)."
+    if version >= 2:
+        return dict(FILE_STYLES)
+    return {file: style for file, style in FILE_STYLES.items() if file not in FOUR_ON_THE_FLOOR}
 
 
 def split_of_folder(folder: str) -> str:
@@ -290,7 +306,7 @@ def select_grooves(cap: int = 12, seconds: float = 20.0, folders: Sequence[str] 
                    progress: bool = True) -> list[Groove]:
     "At most `cap` distinct 4/4 drum grooves per style from `folders`, deterministically (needs `mma`)."
     folders = tuple(sorted(folders))
-    index = mma_cache() / f"selection-cap{cap}-{seconds:g}s-{'+'.join(folders)}.json"
+    index = mma_cache() / f"selection-labels{LABELS_VERSION}-cap{cap}-{seconds:g}s-{'+'.join(folders)}.json"
     if index.is_file():
         try:
             return [Groove(**g) for g in json.loads(index.read_text())]
@@ -510,7 +526,7 @@ def mma_dataset(featurize: Featurize, split: str = "train", cap: int = 40, secon
     from beat_selection.beats import GENERATOR_VERSION
     folders = SOURCE_SPLITS[split]
     training = split == "train"
-    key = _featurize_version(featurize) + [SOURCES_VERSION, GENERATOR_VERSION, split, cap, seconds,
+    key = _featurize_version(featurize) + [SOURCES_VERSION, LABELS_VERSION, GENERATOR_VERSION, split, cap, seconds,
                                            renders if training else 0, list(parts), list(TRAIN_KITS), list(HELD_OUT_KITS)]
 
     def build() -> list[dict]:

@@ -409,10 +409,11 @@ def _card(net: Calibrated, histories: list[list[dict]], held_out: dict, train: d
     members = net.members
     splits = {}
     if settings.get("sources"):
-        from beat_selection.sources import SOURCE_SPLITS
+        from beat_selection.sources import LABELS_VERSION, SOURCE_SPLITS
         splits = dict(train=["generator", *(f"mma:{f}" for f in SOURCE_SPLITS["train"])],
                       validation=[f"mma:{f}" for f in SOURCE_SPLITS["validation"]],
-                      test=[*(f"mma:{f}" for f in SOURCE_SPLITS["test"]), "hydrogen:demo_songs"])
+                      test=[*(f"mma:{f}" for f in SOURCE_SPLITS["test"]), "hydrogen:demo_songs"],
+                      labels=f"beat_selection.sources.FILE_STYLES, table {LABELS_VERSION}")
     return dict(
         name="style_model",
         task=f"style of a beat: probabilities over 14 styles and a {32 * len(members)}-d embedding",

@@ -194,16 +194,18 @@ def human_mma_set(held_out: bool, per_file: int = 1, per_waltz_file: int = 3, se
     """Drum clips of MMA grooves played with human timing (`humanise`), one half of the files (`held_out_file`).
 
     Labels: tempo (the quarter note, the MIDI file's beat), beats per bar from the file's MIDI time signature,
-    style from beat_selection.sources's FILE_STYLES ("waltz" for 3/4 files, "other" when unmapped), the swing
+    style from beat_selection.sources's label table 1 ("waltz" for 3/4 files, "other" when unmapped; table 1 keeps
+    these sets as they were drawn when later tables label more files), the swing
     applied and the source folder. Files whose tempo is ambiguous (TEMPO_FACTOR, TEMPO_FIXED) are left out.
     `tempo_draws` > 1 plays each groove again at other tempos, with other timing (for training)."""
-    from beat_selection.sources import (ACOUSTIC_HELD_OUT_KITS, FILE_STYLES, GM_VOICES, MMA_LIB, TEMPO_FACTOR,
-                                        TEMPO_FIXED, Groove, doc_tempo, groove_names, read_midi, render_midi)
+    from beat_selection.sources import (ACOUSTIC_HELD_OUT_KITS, GM_VOICES, MMA_LIB, TEMPO_FACTOR, TEMPO_FIXED, Groove,
+                                        doc_tempo, groove_names, labelled_files, read_midi, render_midi)
 
     from beat_selection.beats import DrumHit, render_drums
+    table = labelled_files(1)
     for file, metre in mma_files():
         if held_out_file(file) != held_out or file in TEMPO_FACTOR or file in TEMPO_FIXED: continue
-        style = FILE_STYLES.get(file, "waltz" if metre == 3 else "other")
+        style = table.get(file, "waltz" if metre == 3 else "other")
         text = (MMA_LIB / f"{file}.mma").read_text(errors="replace")
         names = sorted(groove_names(text), key=lambda n: zlib.crc32(n.encode()))
         declared = doc_tempo(text)

@@ -56,7 +56,9 @@ INFERENCE_TARGET_MS = 20.0
 TABLE_PATH = Path(__file__).parent.parent / "data" / "style_experiments.json"
 SOURCE_NAMES = {"gen_held": "generator, held-out split (regression check)",
                 "mma_validation": "MMA validation folders (casio, kara; chose epochs and temperature)",
+                "mma_validation_table1": "the same, the clips of label table 1 only (as measured before table 2)",
                 "mma_test": "MMA test folder (zoom; held out of training and tuning)",
+                "mma_test_table1": "the same, the clips of label table 1 only (as measured before table 2)",
                 "hydrogen": "Hydrogen demo songs (3 songs; held out of training and tuning)"}
 
 
@@ -110,11 +112,22 @@ def load_sources(card_data: dict, progress: bool = True) -> dict[str, dict[str, 
     if not mma_available():
         raise RuntimeError("the third-party sources need Debian's `mma`: apt-get install mma")
     cap, seconds = card_data.get("mma_cap", 40), card_data["seconds"]
-    out = {"mma_validation": mma_dataset(experiment_inputs, "validation", cap, seconds, progress=progress),
-           "mma_test": mma_dataset(experiment_inputs, "test", cap, seconds, progress=progress)}
+    out = {}
+    for name, split in (("mma_validation", "validation"), ("mma_test", "test")):
+        out[name] = mma_dataset(experiment_inputs, split, cap, seconds, progress=progress)
+        out[f"{name}_table1"] = of_table_one(out[name])
     if hydrogen_songs():
         out["hydrogen"] = hydrogen_dataset(experiment_inputs, progress=progress)
     return out
+
+
+def of_table_one(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    "The clips of a source whose files label table 1 already had, so that figures compare across table versions."
+    from beat_selection.sources import labelled_files
+
+    table = labelled_files(1)
+    keep = np.array([str(item).partition(":")[0] in table for item in data["item"]])
+    return {name: values[keep] for name, values in data.items()}
 
 
 def training_rows(card_data: dict, workers: int, progress: bool = True) -> dict[str, np.ndarray]:
