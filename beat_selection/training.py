@@ -115,15 +115,20 @@ def combine(*datasets: dict[str, np.ndarray], sources: Sequence[str] | None = No
 
 
 def row_weights(data: dict[str, np.ndarray], shares: dict[str, float] | None = None,
-                balance: str = "source") -> np.ndarray:
+                balance: str = "source", part_weights: dict[str, float] | None = None) -> np.ndarray:
     """Loss weight of each row (mean 1); `shares` says how much each source weighs (default: equally).
 
     `balance="source"`: each source weighs its share of the total, and every style present in a source weighs
     the same within it. `balance="style"`: every style weighs the same in total, and within a style the
     sources that have it split its weight by their shares (a style only one source has is all that source's),
-    so that a source holding a few styles cannot teach the network that its sound means those styles."""
+    so that a source holding a few styles cannot teach the network that its sound means those styles.
+    `part_weights` (e.g. `{"drums": 2.0}`, 1 for parts not named) moves weight between the parts of one source
+    and style; what each source and style weighs in total does not change."""
     sources = np.unique(data["source"])
     shares = shares or {s: 1.0 / len(sources) for s in sources}
+    factor = np.ones(len(data["style"]))
+    if part_weights and "part" in data:
+        factor = np.array([part_weights.get(str(p), 1.0) for p in data["part"]], dtype=float)
     weights = np.zeros(len(data["style"]))
     if balance == "style":
         for style in np.unique(data["style"]):
@@ -132,14 +137,14 @@ def row_weights(data: dict[str, np.ndarray], shares: dict[str, float] | None = N
             total = sum(shares.get(s, 0.0) for s in present) or 1.0
             for source in present:
                 rows = in_style & (data["source"] == source)
-                weights[rows] = shares.get(source, 0.0) / total / rows.sum()
+                weights[rows] = shares.get(source, 0.0) / total * factor[rows] / factor[rows].sum()
         return weights / weights.mean()
     for source in sources:
         in_source = data["source"] == source
         styles = np.unique(data["style"][in_source])
         for style in styles:
             rows = in_source & (data["style"] == style)
-            weights[rows] = shares.get(source, 0.0) / len(styles) / rows.sum()
+            weights[rows] = shares.get(source, 0.0) / len(styles) * factor[rows] / factor[rows].sum()
     return weights / weights.mean()
 
 
@@ -450,14 +455,15 @@ def _train_member(job: tuple) -> tuple[StyleNet, list[dict]]:
 def train_and_ship(per_style: int = 320, held_out_per_style: int = 20, seconds: float = 15.0, epochs: int = 40,
                    seed: int = 0, workers: int = 2, out_dir: Path | str | None = None, progress: bool = True,
                    members: int = 5, sources: bool = True, mma_cap: int = 40, mma_renders: int = 3,
-                   mma_share: float = 0.5, balance: str = "source") -> dict:
+                   mma_share: float = 0.5, balance: str = "source", drums_weight: float = 1.0) -> dict:
     """Build the datasets, train, fit the temperature, export to ONNX, measure the export, write the card.
 
     The defaults are the shipped model's recipe.
 
     With `sources` (needs Debian's `mma`), the MMA training folders join the generator's beats (weighing
     `mma_share` of the loss, per style or in total as `balance` says: see `row_weights`), the validation folders choose each network's epoch and the temperature, and
-    the card reports the test sources (held out of training and tuning) beside the generator's held-out split."""
+    the card reports the test sources (held out of training and tuning) beside the generator's held-out split.
+    `drums_weight`: what a drums-only render weighs against the other parts of its source and style."""
     if members < 1:
         raise ValueError(f"members must be at least 1, not {members}")
     started = time.time()
@@ -478,7 +484,8 @@ def train_and_ship(per_style: int = 320, held_out_per_style: int = 20, seconds: 
         if hydrogen_songs():
             tests["hydrogen"] = hydrogen_dataset(experiment_inputs, progress=progress)
         train = combine(generated, mma_train, sources=["generator", "mma"])
-        weights = row_weights(train, {"generator": 1.0 - mma_share, "mma": mma_share}, balance)
+        weights = row_weights(train, {"generator": 1.0 - mma_share, "mma": mma_share}, balance,
+                              part_weights={"drums": drums_weight})
     jobs = [(train, epochs, seed + k, validation, weights) for k in range(members)]
     trained = list(parallel_map(_train_member, jobs, workers, progress, desc="networks", chunksize=1))
     ensemble, histories = StyleEnsemble([member for member, _ in trained]), [history for _, history in trained]
@@ -501,7 +508,7 @@ def train_and_ship(per_style: int = 320, held_out_per_style: int = 20, seconds: 
             source_results[name] = source_metrics(probabilities, data["style"])
         settings = dict(per_style=per_style, held_out_per_style=held_out_per_style, seconds=seconds, epochs=epochs,
                         seed=seed, members=members, sources=sources, mma_cap=mma_cap, mma_renders=mma_renders,
-                        mma_share=mma_share, balance=balance)
+                        mma_share=mma_share, balance=balance, drums_weight=drums_weight)
         card = _card(net, histories, held_out, train, settings, time.time() - started, source_results)
         card["model_version"] = model_version(onnx_path)
         (Path(staging) / STYLE_CARD_PATH.name).write_text(json.dumps(card, indent=1) + "\n")
