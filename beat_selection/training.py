@@ -454,7 +454,7 @@ def _train_member(job: tuple) -> tuple[StyleNet, list[dict]]:
 
 def train_and_ship(per_style: int = 320, held_out_per_style: int = 20, seconds: float = 15.0, epochs: int = 40,
                    seed: int = 0, workers: int = 2, out_dir: Path | str | None = None, progress: bool = True,
-                   members: int = 5, sources: bool = True, mma_cap: int = 40, mma_renders: int = 3,
+                   members: int = 5, sources: bool = True, mma_cap: int = 40, mma_renders: int = 6,
                    mma_share: float = 0.5, balance: str = "source", drums_weight: float = 1.0) -> dict:
     """Build the datasets, train, fit the temperature, export to ONNX, measure the export, write the card.
 
