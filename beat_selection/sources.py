@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .beats import DEFAULT_SR, HELD_OUT_KITS, KIT_FAMILIES, SOUNDFONT_PATHS, STYLES, TRAIN_KITS, DrumHit, _voice_of, choose_kit, draw_drum_sounds, draw_feel, drift_curve, kit_available, render_drums
-from .core import cache_dir
+from .core import atomic_output, atomic_write_bytes, cache_dir
 
 # %% auto #0
 __all__ = ['MMA_LIB', 'MMA_FOLDERS', 'SOURCE_SPLITS', 'SOURCES_VERSION', 'FOUR_ON_THE_FLOOR', 'LABELS_VERSION', 'FILE_STYLES',
@@ -226,8 +226,8 @@ def render_midi(groove: Groove, bars: int) -> Path:
                                 capture_output=True, text=True, timeout=60, check=False)
         if result.returncode != 0 or not midi.is_file():
             raise RuntimeError(f"mma failed on {groove.file}:{groove.name}: {result.stdout[-500:]}")
-        shutil.move(str(midi), out.with_suffix(".tmp"))
-        out.with_suffix(".tmp").replace(out)  # atomic: a crash never leaves half a file under the real name
+        with atomic_output(out) as part:  # a crash, or another process compiling it too, never leaves half a file
+            shutil.move(str(midi), part)
     return out
 
 
@@ -343,8 +343,7 @@ def select_grooves(cap: int = 12, seconds: float = 20.0, folders: Sequence[str] 
     bar.close()
     selection = [g for style in sorted(chosen) for g in chosen[style]]
     index.parent.mkdir(parents=True, exist_ok=True)
-    index.with_suffix(".tmp").write_text(json.dumps([g.__dict__ for g in selection], indent=1) + "\n")
-    index.with_suffix(".tmp").replace(index)
+    atomic_write_bytes(index, (json.dumps([g.__dict__ for g in selection], indent=1) + "\n").encode())
     return selection
 
 # %% ../nbs/02b_sources.ipynb #53d7bdc2
@@ -511,8 +510,8 @@ def _cached(key: list, build: Callable[[], list[dict]]) -> dict[str, np.ndarray]
         raise RuntimeError("no clips: is the source installed?")
     data = {name: np.stack([r[name] for r in rows]) for name in rows[0]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path.with_suffix(".tmp.npz"), **data)
-    path.with_suffix(".tmp.npz").replace(path)
+    with atomic_output(path, suffix=".npz") as part:  # a name of its own: processes building it at once never clash
+        np.savez(part, **data)
     return data
 
 
