@@ -35,8 +35,8 @@ __all__ = ['FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'MODELS_DIR', 'PRIO
            'prior_at', 'tempo_prior', 'TempoCandidate', 'estimate_tempo', 'track_beats', 'meter_features',
            'estimate_meter', 'step_frames', 'rhythm_grid', 'Swing', 'estimate_swing', 'swing_long_short', 'syncopation',
            'pitch_chroma', 'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'KeyEstimate',
-           'estimate_key', 'block_loudness', 'loudness_lufs', 'Analysis', 'readings_at', 'analyze_with_spectra',
-           'analyze', 'feature_vector']
+           'estimate_key', 'opening_bar', 'block_loudness', 'loudness_lufs', 'Analysis', 'readings_at',
+           'analyze_with_spectra', 'analyze', 'feature_vector']
 
 # %% ../nbs/01_features.ipynb #31539a99
 HOP = 512
@@ -720,6 +720,12 @@ def key_scores(treble: np.ndarray, bass: np.ndarray) -> np.ndarray:
 
 # %% ../nbs/01_features.ipynb #36d5f31c
 KEY_TEMPERATURE = 0.14  # the softmax's: its mean confidence matches accuracy on the tuning sets (lowest log-loss)
+RELATIVE_MARGIN = 0.4   # a relative key scoring this close to the best is a tie the notes cannot settle
+OPENING_MARGIN = 0.3    # the share of the opening bar by which the relative's tonic triad must beat the best's
+
+def relative_key(index: int) -> int:
+    "The key with the same notes, by index tonic + 12 × minor: C major (0) <-> A minor (21)."
+    return (index + 9) % 12 + 12 if index < 12 else (index + 3) % 12
 
 # %% ../nbs/01_features.ipynb #9a54f626
 @dataclass
@@ -734,13 +740,27 @@ class KeyEstimate:
     def key(self) -> Key:
         return Key(self.tonic, self.minor)
 
-def estimate_key(treble: np.ndarray, bass: np.ndarray) -> KeyEstimate:
-    "The most likely key of a chroma pair, with a softmax confidence and the runner-up key."
+def estimate_key(treble: np.ndarray, bass: np.ndarray, opening: slice | None = None) -> KeyEstimate:
+    """The most likely key of a chroma pair, with a softmax confidence and the runner-up key; `opening` (chroma
+    frames of the first bar) settles a near-tie between relative keys."""
     scores = key_scores(treble, bass)
+    best = int(np.argmax(scores))
+    relative = relative_key(best)
+    if opening is not None and scores[best] - scores[relative] < RELATIVE_MARGIN:
+        shares = chord_shares(treble[:, opening], bass[:, opening])  # indexed as keys: a key's tonic triad
+        if shares[relative] - shares[best] > OPENING_MARGIN:
+            scores[[best, relative]] = scores[[relative, best]]  # the phrase's home wins, at the same margin
     order = np.argsort(scores)[::-1]
     p = np.exp((scores - scores.max()) / KEY_TEMPERATURE); p /= p.sum()
     best, second = int(order[0]), int(order[1])
     return KeyEstimate(best % 12, best >= 12, float(p[best]), key_name(second % 12, second >= 12))
+
+def opening_bar(beats: np.ndarray, meter: int) -> slice | None:
+    "Chroma frames of the first bar: the first tracked beat (a frame at `FPS`) to the one `meter` later; None if none."
+    if len(beats) <= meter: return None
+    hop = CHROMA_FFT // 4 / CHROMA_SR
+    start, end = beats[0] / FPS / hop, beats[meter] / FPS / hop
+    return slice(int(start), max(int(np.ceil(end)), int(start) + CHORD_FRAMES))
 
 # %% ../nbs/01_features.ipynb #09aa83f1
 def block_loudness(energy: np.ndarray, block: float, step: float) -> np.ndarray:
@@ -805,7 +825,7 @@ def danceability_score(salience: np.ndarray, beats: np.ndarray, bpm: float, per_
 # %% ../nbs/01_features.ipynb #97d44079
 # Bumped on purpose whenever a change alters what `analyze` returns (this module, the tempo-level model's or the
 # tempo classifier's weights): it keys the default catalogue and the cached training data, so they are rebuilt.
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 
 
 @dataclass
@@ -899,7 +919,7 @@ def analyze_with_spectra(audio: Union[Audio, np.ndarray, AudioSource]) -> tuple[
     bpm = refine_tempo(candidates[0].bpm, rhythm.beats)
     candidates = readings_at(candidates, bpm)
     treble, bass, tuning = pitch_chroma(y)
-    key = estimate_key(treble, bass)
+    key = estimate_key(treble, bass, opening_bar(rhythm.beats, rhythm.meter))
     energy = audio.loudness_steps if audio.loudness_steps is not None else loudness_steps(y, audio.sr)
     loudness, spectral, rate = loudness_lufs(energy), spectral_summary(spectra), onset_count(onsets) / duration
     mean_chroma = treble.mean(axis=1)
