@@ -720,7 +720,7 @@ def key_scores(treble: np.ndarray, bass: np.ndarray) -> np.ndarray:
 
 # %% ../nbs/01_features.ipynb #36d5f31c
 KEY_TEMPERATURE = 0.14  # the softmax's: its mean confidence matches accuracy on the tuning sets (lowest log-loss)
-RELATIVE_MARGIN = 0.4   # a relative key scoring this close to the best is a tie the notes cannot settle
+RELATIVE_MARGIN = 0.5   # a relative key scoring this close to the best is a tie the notes cannot settle
 OPENING_MARGIN = 0.3    # the share of the opening bar by which the relative's tonic triad must beat the best's
 
 def relative_key(index: int) -> int:
@@ -825,7 +825,7 @@ def danceability_score(salience: np.ndarray, beats: np.ndarray, bpm: float, per_
 # %% ../nbs/01_features.ipynb #97d44079
 # Bumped on purpose whenever a change alters what `analyze` returns (this module, the tempo-level model's or the
 # tempo classifier's weights): it keys the default catalogue and the cached training data, so they are rebuilt.
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 
 
 @dataclass
