@@ -27,12 +27,12 @@ from .audio import (DEFAULT_SR, LOUDNESS_STEP, Audio, AudioSource, audio_from_ar
 
 # %% auto #0
 __all__ = ['FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'MODELS_DIR', 'PRIOR_BPM', 'PRIOR_WINDOW', 'PRIOR_MAX_WINDOWS',
-           'PRIOR_WEIGHT', 'METER_WEIGHTS', 'METER_BIAS', 'STEPS_PER_BEAT', 'PITCH_CLASSES', 'MAJOR_PROFILE',
-           'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY', 'BASS_OVERTONE_DECAY', 'BASS_WEIGHT',
-           'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'ANALYSIS_VERSION', 'FEATURE_NAMES', 'Spectra', 'compute_spectra',
-           'band_novelty', 'autocorrelation', 'beat_periods', 'tempo_salience', 'salience_peaks', 'level_features',
-           'LevelModel', 'tempo_level_model', 'fit_level_model', 'prior_input', 'prior_windows', 'TempoPrior',
-           'prior_at', 'tempo_prior', 'TempoCandidate', 'estimate_tempo', 'track_beats', 'meter_features',
+           'PRIOR_WEIGHT', 'TEMPO_SLOPE', 'METER_WEIGHTS', 'METER_BIAS', 'STEPS_PER_BEAT', 'PITCH_CLASSES',
+           'MAJOR_PROFILE', 'MINOR_PROFILE', 'OVERTONE_SHIFTS', 'TREBLE_OVERTONE_DECAY', 'BASS_OVERTONE_DECAY',
+           'BASS_WEIGHT', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'ANALYSIS_VERSION', 'FEATURE_NAMES', 'Spectra',
+           'compute_spectra', 'band_novelty', 'autocorrelation', 'beat_periods', 'tempo_salience', 'salience_peaks',
+           'level_features', 'LevelModel', 'tempo_level_model', 'fit_level_model', 'prior_input', 'prior_windows',
+           'TempoPrior', 'prior_at', 'tempo_prior', 'TempoCandidate', 'estimate_tempo', 'track_beats', 'meter_features',
            'estimate_meter', 'step_frames', 'rhythm_grid', 'Swing', 'estimate_swing', 'swing_long_short', 'syncopation',
            'pitch_chroma', 'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'KeyEstimate',
            'estimate_key', 'opening_bar', 'block_loudness', 'loudness_lufs', 'Analysis', 'readings_at',
@@ -260,7 +260,8 @@ def fit_level_model(examples: list[tuple[np.ndarray, np.ndarray]], hidden: int =
 PRIOR_BPM = np.exp(np.linspace(np.log(40.0), np.log(260.0), 72))  # the classifier's tempo classes, 2.7 % apart
 PRIOR_WINDOW = 512      # frames (11.9 s) the classifier reads at once; longer audio in half-overlapping windows
 PRIOR_MAX_WINDOWS = 48  # at most this many windows, evenly spread: the cost stays bounded on long uploads
-PRIOR_WEIGHT = 0.75     # the classifier's log-probability adds this much to the level model's (validation third)
+PRIOR_WEIGHT = 0.5      # the classifier's log-probability adds this much to the level model's (tuning half, below)
+TEMPO_SLOPE = -1.5      # log-probability per octave of tempo: played music sits slower than the generator's flat draw
 
 # %% ../nbs/01_features.ipynb #46e36464
 def prior_input(bands: dict[str, np.ndarray]) -> np.ndarray:
@@ -338,11 +339,13 @@ def relation_to(bpm: float, best: float) -> str:
 
 # %% ../nbs/01_features.ipynb #6e943437
 def estimate_tempo(bands: dict[str, np.ndarray], salience: np.ndarray, model: LevelModel | None = None,
-                   prior: TempoPrior | None = None, prior_weight: float = PRIOR_WEIGHT, top: int = 5) -> list[TempoCandidate]:
+                   prior: TempoPrior | None = None, prior_weight: float = PRIOR_WEIGHT, slope: float = TEMPO_SLOPE,
+                   top: int = 5) -> list[TempoCandidate]:
     "Tempo candidates from the band onset curves and their summed curve's salience, most probable first."
     peaks = salience_peaks(salience)
     score = np.log((model or tempo_level_model()).probabilities(level_features(bands, salience, peaks)) + 1e-12)
     if prior_weight: score = score + prior_weight * prior_at((prior or tempo_prior()).log_probabilities(bands), BPM_GRID[peaks])
+    score = score + slope * np.log2(BPM_GRID[peaks] / 120)  # the same slope at every tempo: only ratios matter
     p = np.exp(score - score.max()); p /= p.sum()
     order = np.argsort(p)[::-1][:top]
     best = float(BPM_GRID[peaks[order[0]]])
@@ -825,7 +828,7 @@ def danceability_score(salience: np.ndarray, beats: np.ndarray, bpm: float, per_
 # %% ../nbs/01_features.ipynb #97d44079
 # Bumped on purpose whenever a change alters what `analyze` returns (this module, the tempo-level model's or the
 # tempo classifier's weights): it keys the default catalogue and the cached training data, so they are rebuilt.
-ANALYSIS_VERSION = 6
+ANALYSIS_VERSION = 7
 
 
 @dataclass
