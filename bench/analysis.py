@@ -1,6 +1,6 @@
 """Accuracy and speed of `beat_selection.features.analyze` beside plain librosa, measured in one run.
 
-    python bench/analysis.py [--per-style 8] [--seconds 30] [--real 120] [--quick] [--held-out-only] [--fit-meter]
+    python bench/analysis.py [--per-style 8] [--seconds 30] [--real 120] [--quick] [--held-out-only] [--fit-meter] [--fit-tempo-prior]
 
 Tempo: Acc1 (within 4 %) and Acc2 (also at x2, x3, x1/2, x1/3) on generated grooves (bench/grooves.py,
 seed 1: the analysis was tuned on seed 0), per style and per stem. Key: MIREX weighted score (mir_eval) on
@@ -14,7 +14,8 @@ micro-timing per instrument, swing, tempo drift and velocity spread modelled on 
 Butterfield 2010, Frühauf, Kopiez & Platz 2013 and Hellmer & Madison 2015; see the comments there), reported
 per library folder, per style and per tempo range beside plain librosa (`beat.beat_track` and
 `feature.tempo`); swing loops and generated grooves of seed 1 as regression checks. Swing error is measured on
-loops whose setting is known (`swing_loops`). `--fit-meter` refits the metre regression on the tuning half.
+loops whose setting is known (`swing_loops`). `--fit-meter` refits the metre regression on the tuning half; `--fit-tempo-prior` chooses the tempo
+classifier's weight and the tempo slope there.
 
 Start-up: the first `analyze` in a fresh process whose caches are empty (NUMBA_CACHE_DIR and HOME pointing to
 empty folders), wall time from the import to the answer, and warm CPU seconds per minute of audio, for this
@@ -283,6 +284,51 @@ def fit_meter() -> None:
           f"accuracy {accuracy:.3f} at C={c}, 3/4 weight {weight}")
     print(f"METER_WEIGHTS = np.array({[round(float(w), 4) for w in model.coef_[0]]})")
     print(f"METER_BIAS = {round(float(model.intercept_[0]), 4)}")
+
+
+# ------------------------------------------------------------------------------------------------ tempo prior fit
+
+PRIOR_WEIGHT_GRID = (0.25, 0.5, 0.75, 1.0)
+TEMPO_SLOPE_GRID = (0.0, -0.5, -1.0, -1.5, -2.0, -2.5, -3.0, -4.0)
+
+
+def tempo_score_parts(clips: Iterator[dict]) -> list[dict]:
+    "Per clip: its candidates' BPM, the level model's and the classifier's log-probabilities, its tempo and file."
+    from beat_selection.features import (BPM_GRID, band_novelty, compute_spectra, level_features, prior_at,
+                                         salience_peaks, tempo_level_model, tempo_prior, tempo_salience)
+    rows = []
+    for clip in clips:
+        bands = band_novelty(compute_spectra(clip["audio"]))
+        salience = tempo_salience(sum(bands.values()))
+        peaks = salience_peaks(salience)
+        bpms = BPM_GRID[peaks]
+        rows.append(dict(bpms=bpms, bpm=clip["bpm"], file=clip["file"],
+                         level=np.log(tempo_level_model().probabilities(level_features(bands, salience, peaks)) + 1e-12),
+                         prior=prior_at(tempo_prior().log_probabilities(bands), bpms)))
+    return rows
+
+
+def fit_tempo_prior(tempo_draws: int = 3) -> None:
+    """Choose the classifier's weight and the tempo slope (`features.PRIOR_WEIGHT`, `features.TEMPO_SLOPE`) on the
+    MMA tuning half, `tempo_draws` tempos per groove: Acc1 of every setting, and five folds grouped by file."""
+    from sklearn.model_selection import GroupKFold
+    rows = tempo_score_parts(human_mma_set(held_out=False, tempo_draws=tempo_draws))
+    grid = [(w, s) for w in PRIOR_WEIGHT_GRID for s in TEMPO_SLOPE_GRID]
+    hits = np.array([[tempo_hits(r["bpms"][np.argmax(r["level"] + w * r["prior"] + s * np.log2(r["bpms"] / 120))],
+                                 r["bpm"])[0] for w, s in grid] for r in rows])
+    print(f"{len(rows)} clips of the MMA tuning half; Acc1 (%) by classifier weight (rows) and slope (columns)\n")
+    print("| weight | " + " | ".join(f"slope {s}" for s in TEMPO_SLOPE_GRID) + " |")
+    print("|---|" + "---|" * len(TEMPO_SLOPE_GRID))
+    for i, w in enumerate(PRIOR_WEIGHT_GRID):
+        cells = hits[:, i * len(TEMPO_SLOPE_GRID):(i + 1) * len(TEMPO_SLOPE_GRID)].mean(axis=0)
+        print(f"| {w} | " + " | ".join(f"{100 * a:.1f}" for a in cells) + " |")
+    chosen, cross = [], np.zeros(len(rows), bool)
+    for train, test in GroupKFold(5).split(hits, groups=[r["file"] for r in rows]):
+        best = int(np.argmax(hits[train].mean(axis=0)))  # a tie goes to the first: the smaller weight, then the flatter slope
+        chosen.append(grid[best]); cross[test] = hits[test, best]
+    best = grid[int(np.argmax(hits.mean(axis=0)))]
+    print(f"\nchosen per fold: {chosen}; cross-validated Acc1 {100 * cross.mean():.1f} %")
+    print(f"PRIOR_WEIGHT = {best[0]}, TEMPO_SLOPE = {best[1]}: Acc1 {100 * hits.mean(axis=0).max():.1f} % on all of them")
 
 
 def tempo_hits(estimate: float, truth: float) -> tuple[bool, bool]:
@@ -589,10 +635,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 clips per style, no real scores, no memory run")
     parser.add_argument("--json", type=Path, help="also write the raw rows here")
     parser.add_argument("--fit-meter", action="store_true", help="fit the metre regression on the tuning clips and print it")
+    parser.add_argument("--fit-tempo-prior", action="store_true",
+                        help="choose the classifier weight and tempo slope on the tuning half and print them")
     parser.add_argument("--held-out-only", action="store_true", help="only the held-out tempo, metre and swing tables")
     args = parser.parse_args()
     if args.fit_meter:
         fit_meter()
+        return
+    if args.fit_tempo_prior:
+        fit_tempo_prior()
         return
     if args.held_out_only:
         rows = held_out_rows()

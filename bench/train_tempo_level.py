@@ -47,9 +47,9 @@ from analysis import human_mma_set, swing_loops, tempo_hits  # noqa: E402
 from grooves import BENCH_STYLES, groove_set  # noqa: E402
 
 from beat_selection.core import cache_dir  # noqa: E402
-from beat_selection.features import (BANDS, BPM_GRID, MODELS_DIR, PRIOR_BPM, PRIOR_WEIGHT, PRIOR_WINDOW, LevelModel,  # noqa: E402
-                                     TempoPrior, band_novelty, beat_periods, compute_spectra, fit_level_model,
-                                     level_features, prior_at, prior_input, salience_peaks, tempo_level_model,
+from beat_selection.features import (BANDS, BPM_GRID, MODELS_DIR, PRIOR_BPM, PRIOR_WEIGHT, PRIOR_WINDOW,  # noqa: E402
+                                     TEMPO_SLOPE, LevelModel, TempoPrior, band_novelty, beat_periods, compute_spectra,
+                                     fit_level_model, level_features, prior_at, prior_input, salience_peaks, tempo_level_model,
                                      tempo_salience)
 
 
@@ -272,14 +272,15 @@ def prior_training_clips(sets: dict[str, list[dict]], leave_out_validation: bool
 
 
 def level_and_prior_accuracy(level: list[LevelModel], prior: TempoPrior | None, weight: float,
-                             clips: list[dict], data: list[Prepared]) -> tuple[float, float]:
-    "Acc1 / Acc2 (%) of the candidate the level models' mean probability and the classifier pick together (either alone)."
+                             clips: list[dict], data: list[Prepared], slope: float = 0.0) -> tuple[float, float]:
+    """Acc1 / Acc2 (%) of the candidate the level models' mean probability and the classifier pick together (either
+    alone), with `slope` times log2(BPM / 120) added as `estimate_tempo` does (0: the attempts as they were run)."""
     hits = []
     for c, (x, _, bpms) in zip(clips, data):
         score = np.log(np.mean([m.probabilities(x) for m in level], axis=0) + 1e-12) if level else np.zeros(len(bpms))
         if prior is not None and weight:
             score = score + weight * prior_at(prior.log_probabilities({b: v.astype(float) for b, v in c["bands"].items()}), bpms)
-        estimate = bpms[np.argmax(score)]
+        estimate = bpms[np.argmax(score + slope * np.log2(np.asarray(bpms) / 120))]
         hits.append(tempo_hits(estimate, c["bpm"]))
     return tuple(100 * np.mean(hits, axis=0))
 
@@ -320,7 +321,7 @@ def train_prior(seeds: list[int]) -> None:
     prior = as_prior([train_prior_network(clips, seed) for seed in seeds])
     held_out = sets["held_out"]
     data = prepared(held_out, level_features)
-    with_prior = level_and_prior_accuracy([tempo_level_model()], prior, PRIOR_WEIGHT, held_out, data)
+    with_prior = level_and_prior_accuracy([tempo_level_model()], prior, PRIOR_WEIGHT, held_out, data, TEMPO_SLOPE)
     without = level_and_prior_accuracy([tempo_level_model()], None, 0.0, held_out, data)
     prior.card = dict(
         purpose="probability of each tempo class (PRIOR_BPM) from the band onset curves; weighs the level model's candidates",
