@@ -1,6 +1,7 @@
 """Accuracy and speed of `beat_selection.features.analyze` beside plain librosa, measured in one run.
 
-    python bench/analysis.py [--per-style 8] [--seconds 30] [--real 120] [--quick] [--held-out-only] [--fit-meter] [--fit-tempo-prior]
+    python bench/analysis.py [--per-style 8] [--seconds 30] [--real 120] [--quick] [--held-out-only]
+                             [--fit-meter] [--fit-tempo-prior]
 
 Tempo: Acc1 (within 4 %) and Acc2 (also at x2, x3, x1/2, x1/3) on generated grooves (bench/grooves.py,
 seed 1: the analysis was tuned on seed 0), per style and per stem. Key: MIREX weighted score (mir_eval) on
@@ -14,8 +15,8 @@ micro-timing per instrument, swing, tempo drift and velocity spread modelled on 
 Butterfield 2010, Frühauf, Kopiez & Platz 2013 and Hellmer & Madison 2015; see the comments there), reported
 per library folder, per style and per tempo range beside plain librosa (`beat.beat_track` and
 `feature.tempo`); swing loops and generated grooves of seed 1 as regression checks. Swing error is measured on
-loops whose setting is known (`swing_loops`). `--fit-meter` refits the metre regression on the tuning half; `--fit-tempo-prior` chooses the tempo
-classifier's weight and the tempo slope there.
+loops whose setting is known (`swing_loops`). `--fit-meter` refits the metre regression on the tuning half;
+`--fit-tempo-prior` chooses the tempo classifier's weight and the tempo slope there.
 
 Start-up: the first `analyze` in a fresh process whose caches are empty (NUMBA_CACHE_DIR and HOME pointing to
 empty folders), wall time from the import to the answer, and warm CPU seconds per minute of audio, for this
