@@ -32,11 +32,11 @@ __all__ = ['FPS', 'BANDS', 'MIN_BPM', 'MAX_BPM', 'BPM_GRID', 'MODELS_DIR', 'PRIO
            'BASS_WEIGHT', 'TREBLE_TEMPLATES', 'BASS_TEMPLATES', 'ANALYSIS_VERSION', 'FEATURE_NAMES', 'Spectra',
            'compute_spectra', 'band_novelty', 'autocorrelation', 'beat_periods', 'tempo_salience', 'salience_peaks',
            'level_features', 'LevelModel', 'tempo_level_model', 'fit_level_model', 'prior_input', 'prior_windows',
-           'TempoPrior', 'prior_at', 'tempo_prior', 'TempoCandidate', 'estimate_tempo', 'track_beats', 'meter_features',
-           'estimate_meter', 'step_frames', 'rhythm_grid', 'Swing', 'estimate_swing', 'swing_long_short', 'syncopation',
-           'pitch_chroma', 'with_overtones', 'key_templates', 'profile_scores', 'key_name', 'camelot', 'KeyEstimate',
-           'estimate_key', 'opening_bar', 'block_loudness', 'loudness_lufs', 'Analysis', 'readings_at',
-           'analyze_with_spectra', 'analyze', 'feature_vector']
+           'TempoPrior', 'prior_at', 'tempo_prior', 'TempoCandidate', 'tempo_log_scores', 'estimate_tempo',
+           'track_beats', 'meter_features', 'estimate_meter', 'step_frames', 'rhythm_grid', 'Swing', 'estimate_swing',
+           'swing_long_short', 'syncopation', 'pitch_chroma', 'with_overtones', 'key_templates', 'profile_scores',
+           'key_name', 'camelot', 'KeyEstimate', 'estimate_key', 'opening_bar', 'block_loudness', 'loudness_lufs',
+           'Analysis', 'readings_at', 'analyze_with_spectra', 'analyze', 'feature_vector']
 
 # %% ../nbs/01_features.ipynb #31539a99
 HOP = 512
@@ -338,14 +338,20 @@ def relation_to(bpm: float, best: float) -> str:
     return next((name for name, f in RELATIONS.items() if abs(ratio / f - 1) < 0.03), "other")
 
 # %% ../nbs/01_features.ipynb #6e943437
+def tempo_log_scores(level: np.ndarray, classifier: np.ndarray | None, bpm: np.ndarray,
+                     prior_weight: float = PRIOR_WEIGHT, slope: float = TEMPO_SLOPE) -> np.ndarray:
+    "Each candidate's log-score: the level model's log-probability, `prior_weight` times the classifier's, the slope."
+    score = level + prior_weight * classifier if classifier is not None and prior_weight else level
+    return score + slope * np.log2(bpm / 120)  # the same slope at every tempo: only ratios matter
+
 def estimate_tempo(bands: dict[str, np.ndarray], salience: np.ndarray, model: LevelModel | None = None,
                    prior: TempoPrior | None = None, prior_weight: float = PRIOR_WEIGHT, slope: float = TEMPO_SLOPE,
                    top: int = 5) -> list[TempoCandidate]:
     "Tempo candidates from the band onset curves and their summed curve's salience, most probable first."
     peaks = salience_peaks(salience)
-    score = np.log((model or tempo_level_model()).probabilities(level_features(bands, salience, peaks)) + 1e-12)
-    if prior_weight: score = score + prior_weight * prior_at((prior or tempo_prior()).log_probabilities(bands), BPM_GRID[peaks])
-    score = score + slope * np.log2(BPM_GRID[peaks] / 120)  # the same slope at every tempo: only ratios matter
+    level = np.log((model or tempo_level_model()).probabilities(level_features(bands, salience, peaks)) + 1e-12)
+    classifier = prior_at((prior or tempo_prior()).log_probabilities(bands), BPM_GRID[peaks]) if prior_weight else None
+    score = tempo_log_scores(level, classifier, BPM_GRID[peaks], prior_weight, slope)
     p = np.exp(score - score.max()); p /= p.sum()
     order = np.argsort(p)[::-1][:top]
     best = float(BPM_GRID[peaks[order[0]]])

@@ -313,9 +313,11 @@ def fit_tempo_prior(tempo_draws: int = 3) -> None:
     """Choose the classifier's weight and the tempo slope (`features.PRIOR_WEIGHT`, `features.TEMPO_SLOPE`) on the
     MMA tuning half, `tempo_draws` tempos per groove: Acc1 of every setting, and five folds grouped by file."""
     from sklearn.model_selection import GroupKFold
+
+    from beat_selection.features import tempo_log_scores
     rows = tempo_score_parts(human_mma_set(held_out=False, tempo_draws=tempo_draws))
     grid = [(w, s) for w in PRIOR_WEIGHT_GRID for s in TEMPO_SLOPE_GRID]
-    hits = np.array([[tempo_hits(r["bpms"][np.argmax(r["level"] + w * r["prior"] + s * np.log2(r["bpms"] / 120))],
+    hits = np.array([[tempo_hits(r["bpms"][np.argmax(tempo_log_scores(r["level"], r["prior"], r["bpms"], w, s))],
                                  r["bpm"])[0] for w, s in grid] for r in rows])
     print(f"{len(rows)} clips of the MMA tuning half; Acc1 (%) by classifier weight (rows) and slope (columns)\n")
     print("| weight | " + " | ".join(f"slope {s}" for s in TEMPO_SLOPE_GRID) + " |")

@@ -50,7 +50,7 @@ from beat_selection.core import cache_dir  # noqa: E402
 from beat_selection.features import (BANDS, BPM_GRID, MODELS_DIR, PRIOR_BPM, PRIOR_WEIGHT, PRIOR_WINDOW,  # noqa: E402
                                      TEMPO_SLOPE, LevelModel, TempoPrior, band_novelty, beat_periods, compute_spectra,
                                      fit_level_model, level_features, prior_at, prior_input, salience_peaks, tempo_level_model,
-                                     tempo_salience)
+                                     tempo_log_scores, tempo_salience)
 
 
 def examples(clips: Iterable[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -274,13 +274,14 @@ def prior_training_clips(sets: dict[str, list[dict]], leave_out_validation: bool
 def level_and_prior_accuracy(level: list[LevelModel], prior: TempoPrior | None, weight: float,
                              clips: list[dict], data: list[Prepared], slope: float = 0.0) -> tuple[float, float]:
     """Acc1 / Acc2 (%) of the candidate the level models' mean probability and the classifier pick together (either
-    alone), with `slope` times log2(BPM / 120) added as `estimate_tempo` does (0: the attempts as they were run)."""
+    alone), scored by `tempo_log_scores` as `estimate_tempo` does; `slope` 0: the attempts as they were run."""
     hits = []
     for c, (x, _, bpms) in zip(clips, data):
-        score = np.log(np.mean([m.probabilities(x) for m in level], axis=0) + 1e-12) if level else np.zeros(len(bpms))
-        if prior is not None and weight:
-            score = score + weight * prior_at(prior.log_probabilities({b: v.astype(float) for b, v in c["bands"].items()}), bpms)
-        estimate = bpms[np.argmax(score + slope * np.log2(np.asarray(bpms) / 120))]
+        level_scores = (np.log(np.mean([m.probabilities(x) for m in level], axis=0) + 1e-12) if level
+                        else np.zeros(len(bpms)))
+        classifier = (prior_at(prior.log_probabilities({b: v.astype(float) for b, v in c["bands"].items()}), bpms)
+                      if prior is not None and weight else None)
+        estimate = bpms[np.argmax(tempo_log_scores(level_scores, classifier, np.asarray(bpms), weight, slope))]
         hits.append(tempo_hits(estimate, c["bpm"]))
     return tuple(100 * np.mean(hits, axis=0))
 
