@@ -72,11 +72,11 @@ class StyleNet(nn.Module):
         return F.softmax(logits, dim=1), embedding
 
 # %% auto #0
-__all__ = ['TIMBRE_FEATURES', 'BASELINE_LAGS', 'SOURCE_LICENCES', 'WrappedConv', 'StyleNet', 'hide_timbre', 'validation_rows',
-           'combine', 'row_weights', 'train_style_net', 'StyleEnsemble', 'style_metrics', 'librosa_baseline_features',
-           'experiment_inputs', 'knn_baseline', 'expected_calibration_error', 'reliability', 'with_temperature',
-           'fit_temperature', 'Calibrated', 'export_onnx', 'torch_predict', 'temper_onnx', 'source_metrics',
-           'train_and_ship']
+__all__ = ['TIMBRE_FEATURES', 'HARMONY_FEATURES', 'BASELINE_LAGS', 'SOURCE_LICENCES', 'WrappedConv', 'StyleNet', 'hide_timbre',
+           'validation_rows', 'combine', 'row_weights', 'hide_inputs', 'train_style_net', 'StyleEnsemble',
+           'style_metrics', 'librosa_baseline_features', 'experiment_inputs', 'knn_baseline',
+           'expected_calibration_error', 'reliability', 'with_temperature', 'fit_temperature', 'Calibrated',
+           'export_onnx', 'torch_predict', 'temper_onnx', 'source_metrics', 'train_and_ship']
 
 # %% ../nbs/03b_training.ipynb #4bed1456
 def _tensors(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -86,6 +86,8 @@ def _tensors(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[torch.Tenso
 
 
 TIMBRE_FEATURES = ("centroid_log2", "rolloff_log2", "flatness", "low_ratio", "mid_ratio", "high_ratio")
+# What the key reading gives the network: the chroma relative to the key, the mode, the key's confidence.
+HARMONY_FEATURES = ("minor", "key_confidence", *(f"chroma_rel_{i}" for i in range(12)))
 
 
 def hide_timbre(features: torch.Tensor, mean: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
@@ -148,13 +150,22 @@ def row_weights(data: dict[str, np.ndarray], shares: dict[str, float] | None = N
     return weights / weights.mean()
 
 
+def hide_inputs(net: StyleNet, names: Sequence[str]) -> StyleNet:
+    "`net` with the named inputs hidden for good: an infinite scale standardises every value there to 0."
+    from beat_selection.features import FEATURE_NAMES
+    for name in names:
+        net.scale[FEATURE_NAMES.index(name)] = float("inf")  # (x - mean) / inf is exactly 0, in torch and ONNX alike
+    return net
+
+
 def train_style_net(data: dict[str, np.ndarray], epochs: int = 40, seed: int = 0, batch: int = 64,
                     lr: float = 3e-3, hide_share: float = 0.5, progress: bool = True,
                     validation: dict[str, np.ndarray] | None = None,
-                    weights: np.ndarray | None = None) -> tuple[StyleNet, list[dict]]:
+                    weights: np.ndarray | None = None, hidden: Sequence[str] = ()) -> tuple[StyleNet, list[dict]]:
     """Train on `data` (from `build_dataset`, or `combine`d sources); returns the best-validation network and the
     learning curves. Without `validation`, the last tenth of the seeds of `data` validates; `weights` weigh
-    each training row's loss (see `row_weights`)."""
+    each training row's loss (see `row_weights`); the inputs named in `hidden` (`FEATURE_NAMES`) are never read
+    (see `hide_inputs`)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     if validation is None:
@@ -167,6 +178,7 @@ def train_style_net(data: dict[str, np.ndarray], epochs: int = 40, seed: int = 0
     net = StyleNet(train[0].shape[1])
     net.mean.copy_(train[0].mean(0))
     net.scale.copy_(train[0].std(0) + 1e-3)
+    hide_inputs(net, hidden)
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-3)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=epochs * (len(train[2]) // batch + 1))
     history, best = [], (-1.0, None)
@@ -443,11 +455,12 @@ def _card(net: Calibrated, histories: list[list[dict]], held_out: dict, train: d
 
 def _train_member(job: tuple) -> tuple[StyleNet, list[dict]]:
     "One network of the ensemble, trained on one core (members train side by side)."
-    data, epochs, seed, validation, weights = job
+    data, epochs, seed, validation, weights, hidden = job
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return train_style_net(data, epochs=epochs, seed=seed, progress=False, validation=validation, weights=weights)
+        return train_style_net(data, epochs=epochs, seed=seed, progress=False, validation=validation, weights=weights,
+                               hidden=hidden)
     finally:  # with one worker this runs in the caller's process, which keeps its threads
         torch.set_num_threads(threads)
 
@@ -455,7 +468,8 @@ def _train_member(job: tuple) -> tuple[StyleNet, list[dict]]:
 def train_and_ship(per_style: int = 320, held_out_per_style: int = 20, seconds: float = 15.0, epochs: int = 40,
                    seed: int = 0, workers: int = 2, out_dir: Path | str | None = None, progress: bool = True,
                    members: int = 5, sources: bool = True, mma_cap: int = 40, mma_renders: int = 6,
-                   mma_share: float = 0.5, balance: str = "source", drums_weight: float = 1.0) -> dict:
+                   mma_share: float = 0.5, balance: str = "source", drums_weight: float = 1.0,
+                   hidden: Sequence[str] = ()) -> dict:
     """Build the datasets, train, fit the temperature, export to ONNX, measure the export, write the card.
 
     The defaults are the shipped model's recipe.
@@ -463,7 +477,8 @@ def train_and_ship(per_style: int = 320, held_out_per_style: int = 20, seconds: 
     With `sources` (needs Debian's `mma`), the MMA training folders join the generator's beats (weighing
     `mma_share` of the loss, per style or in total as `balance` says: see `row_weights`), the validation folders choose each network's epoch and the temperature, and
     the card reports the test sources (held out of training and tuning) beside the generator's held-out split.
-    `drums_weight`: what a drums-only render weighs against the other parts of its source and style."""
+    `drums_weight`: what a drums-only render weighs against the other parts of its source and style; `hidden`:
+    inputs no network reads (`hide_inputs`; `HARMONY_FEATURES`, say)."""
     if members < 1:
         raise ValueError(f"members must be at least 1, not {members}")
     started = time.time()
@@ -486,7 +501,7 @@ def train_and_ship(per_style: int = 320, held_out_per_style: int = 20, seconds: 
         train = combine(generated, mma_train, sources=["generator", "mma"])
         weights = row_weights(train, {"generator": 1.0 - mma_share, "mma": mma_share}, balance,
                               part_weights={"drums": drums_weight})
-    jobs = [(train, epochs, seed + k, validation, weights) for k in range(members)]
+    jobs = [(train, epochs, seed + k, validation, weights, tuple(hidden)) for k in range(members)]
     trained = list(parallel_map(_train_member, jobs, workers, progress, desc="networks", chunksize=1))
     ensemble, histories = StyleEnsemble([member for member, _ in trained]), [history for _, history in trained]
     temperature = 1.0
@@ -508,7 +523,7 @@ def train_and_ship(per_style: int = 320, held_out_per_style: int = 20, seconds: 
             source_results[name] = source_metrics(probabilities, data["style"])
         settings = dict(per_style=per_style, held_out_per_style=held_out_per_style, seconds=seconds, epochs=epochs,
                         seed=seed, members=members, sources=sources, mma_cap=mma_cap, mma_renders=mma_renders,
-                        mma_share=mma_share, balance=balance, drums_weight=drums_weight)
+                        mma_share=mma_share, balance=balance, drums_weight=drums_weight, hidden=list(hidden))
         card = _card(net, histories, held_out, train, settings, time.time() - started, source_results)
         card["model_version"] = model_version(onnx_path)
         (Path(staging) / STYLE_CARD_PATH.name).write_text(json.dumps(card, indent=1) + "\n")
