@@ -26,9 +26,9 @@ import platformdirs
 T = TypeVar("T")
 
 # %% auto #0
-__all__ = ['T', 'APP_NAME', 'STYLE_NAMES', 'STYLE_IDS', 'PITCH_CLASSES', 'PR_SET_PDEATHSIG', 'cache_dir',
-           'use_private_numba_cache', 'atomic_output', 'atomic_write_bytes', 'exclusive_lock', 'load_or_build', 'Key',
-           'parse_key', 'die_with_parent', 'parallel_map']
+__all__ = ['T', 'APP_NAME', 'STYLE_NAMES', 'STYLE_IDS', 'PITCH_CLASSES', 'PR_SET_PDEATHSIG', 'cache_dir', 'package_version',
+           'use_private_numba_cache', 'atomic_output', 'atomic_write_bytes', 'exclusive_lock', 'load_or_build',
+           'import_librosa', 'Key', 'parse_key', 'die_with_parent', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #c83ff739
 APP_NAME = "beat_selection"
@@ -40,12 +40,21 @@ def cache_dir() -> Path:
     return folder
 
 # %% ../nbs/00_core.ipynb #0c7eefe3
+def package_version(name: str) -> str:
+    "The installed version of the distribution `name`, or \"none\" (without importing it)."
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "none"
+
+
 def use_private_numba_cache() -> Path:
     "Point numba's on-disk cache at this user's cache folder (unless `NUMBA_CACHE_DIR` is set); returns the folder."
     chosen = os.environ.get("NUMBA_CACHE_DIR")
     if chosen:
         return Path(chosen)
-    folder = cache_dir() / f"numba-py{sys.version_info[0]}{sys.version_info[1]}"
+    folder = cache_dir() / f"numba-{package_version('numba')}-py{sys.version_info[0]}{sys.version_info[1]}"
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
     if "numba" in sys.modules:  # already configured from the environment: set the value it reads at compile time
         sys.modules["numba"].config.CACHE_DIR = str(folder)
@@ -128,6 +137,28 @@ def _build_slowly(args: tuple[str, str]) -> int:
         time.sleep(0.3)
         p.write_bytes(b"x" * 1_000_000)
     return len(load_or_build(entry, lambda p: p.read_bytes(), build))
+
+# %% ../nbs/00_core.ipynb #6a2f9b3e
+def import_librosa():
+    "librosa, with its compiled functions cached privately and written by one process only (see above)."
+    import importlib
+    import pkgutil
+    folder = use_private_numba_cache()
+    marker = folder / f"librosa-{package_version('librosa')}.compiled"
+    if not marker.is_file():
+        with exclusive_lock(folder / "compile.lock", waiting="waiting for another process to compile librosa"):
+            import librosa
+            if not marker.is_file():
+                for module in pkgutil.walk_packages(librosa.__path__, "librosa."):
+                    if ".tests" in module.name:
+                        continue
+                    try:
+                        importlib.import_module(module.name)  # each module compiles its functions when imported
+                    except ImportError:  # an optional dependency missing (matplotlib for librosa.display): nothing to compile
+                        pass
+                atomic_write_bytes(marker, b"")
+    import librosa
+    return librosa
 
 # %% ../nbs/00_core.ipynb #8117ac84
 STYLE_NAMES: dict[str, str] = {

@@ -250,9 +250,8 @@ BASELINE_LAGS = 96  # onset-autocorrelation lags (~2.2 s at 43 frames per second
 
 def librosa_baseline_features(samples: np.ndarray, sr: int = 22050) -> np.ndarray:
     "Plain-librosa description of a clip: MFCC means and deviations, tempo, and the onset-strength autocorrelation."
-    from beat_selection.core import use_private_numba_cache
-    use_private_numba_cache()  # librosa compiles into this user's cache, never into site-packages
-    import librosa
+    from beat_selection.core import import_librosa
+    librosa = import_librosa()  # compiled once, by one process, into this user's cache (chapter 00)
 
     y = np.asarray(samples, dtype=np.float32)
     mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20)

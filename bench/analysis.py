@@ -43,10 +43,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from beat_selection.core import use_private_numba_cache
+from beat_selection.core import import_librosa
 
-use_private_numba_cache()  # before librosa: its numba functions compile into this user's cache, never into site-packages
-import librosa  # noqa: E402
+librosa = import_librosa()  # its numba functions compile once, by one process, into this user's cache
 import mir_eval  # noqa: E402
 import numpy as np
 import soundfile as sf
@@ -426,7 +425,7 @@ def peak_memory_mb(path: str, which: str) -> tuple[float, float]:
                                           warm_up=f"analyze({noise})", call=f"analyze({path!r})")
     else:
         code = PEAK_MEMORY_SNIPPET.format(
-            imports="import librosa", warm_up=f"librosa.beat.beat_track(y={noise}, sr=22050)",
+            imports="from beat_selection.core import import_librosa; librosa = import_librosa()", warm_up=f"librosa.beat.beat_track(y={noise}, sr=22050)",
             call=f"y, sr = librosa.load({path!r}, sr=22050); librosa.beat.beat_track(y=y, sr=sr); "
                  "librosa.feature.chroma_cqt(y=y, sr=sr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)

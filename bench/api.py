@@ -169,9 +169,8 @@ def flood(url: str, pid: int, body: bytes, uploads: int) -> dict:
 
 def librosa_cpu_ms(clip: bytes, repeats: int = 3) -> float:
     "The plain-librosa baseline on the same clip, in this process: `beat_track` + `chroma_cqt`, CPU ms."
-    from beat_selection.core import use_private_numba_cache
-    use_private_numba_cache()  # librosa's numba functions compile into this user's cache, not into site-packages
-    import librosa
+    from beat_selection.core import import_librosa
+    librosa = import_librosa()  # compiled once, by one process, into this user's cache
     y, sr = sf.read(io.BytesIO(clip), dtype="float32")
     y = librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=22_050)
     times = []

@@ -68,9 +68,8 @@ def tempo_heard(samples: np.ndarray, bpm: float) -> tuple[bool, bool, str]:
 
 
 def librosa_conform(samples: np.ndarray, rate: float, semitones: int) -> np.ndarray:
-    from beat_selection.core import use_private_numba_cache
-    use_private_numba_cache()  # librosa compiles into this user's cache, never into site-packages
-    import librosa
+    from beat_selection.core import import_librosa
+    librosa = import_librosa()  # compiled once, by one process, into this user's cache
     moved = librosa.effects.time_stretch(samples, rate=rate)
     return librosa.effects.pitch_shift(moved, sr=SR, n_steps=semitones) if semitones else moved
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from analysis import tempo_hits  # noqa: E402  (bench/: Acc1 and Acc2 as the other tempo benches count them)
 from beat_selection.audio import load_audio
-from beat_selection.core import STYLE_NAMES, cache_dir, load_or_build, use_private_numba_cache
+from beat_selection.core import STYLE_NAMES, cache_dir, import_librosa, load_or_build
 from beat_selection.model import describe
 
 PROJECTS = Path("/usr/share/lmms/projects")
@@ -100,8 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("lmms") is None:
         sys.exit("needs Debian's lmms: apt-get install lmms")
-    use_private_numba_cache()
-    import librosa
+    librosa = import_librosa()  # compiled once, by one process, into this user's cache
 
     started = time.perf_counter()
     projects = sorted(p for folder in FOLDERS for p in (PROJECTS / folder).rglob("*.mmp*"))[: args.limit or None]

@@ -352,9 +352,8 @@ def _median_cpu_ms(call: Callable[[], object], repeats: int) -> float:
 
 
 def speed_report(model: StyleModel, repeats: int) -> list[str]:
-    from beat_selection.core import use_private_numba_cache
-    use_private_numba_cache()  # librosa compiles into this user's cache, never into site-packages
-    import librosa
+    from beat_selection.core import import_librosa
+    librosa = import_librosa()  # compiled once, by one process, into this user's cache
 
     sr = 22050
     # a 30 s full mix of a held-out kit, far from every training, held-out and catalogue seed

@@ -59,9 +59,8 @@ TOP = 5
 
 def perturb(samples: np.ndarray, sr: int, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
     "(audio, tempo factor, semitones) of one query kind."
-    from beat_selection.core import use_private_numba_cache
-    use_private_numba_cache()  # librosa compiles into this user's cache, never into site-packages
-    import librosa
+    from beat_selection.core import import_librosa
+    librosa = import_librosa()  # compiled once, by one process, into this user's cache
     if kind == "no_drums":
         return samples, 1.0, 0.0
     if kind.startswith("no_drums, tempo"):
