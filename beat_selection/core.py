@@ -139,7 +139,10 @@ def _build_slowly(args: tuple[str, str]) -> int:
     return len(load_or_build(entry, lambda p: p.read_bytes(), build))
 
 # %% ../nbs/00_core.ipynb #6a2f9b3e
-def import_librosa():
+from types import ModuleType
+
+
+def import_librosa() -> ModuleType:
     "librosa, with its compiled functions cached privately and written by one process only (see above)."
     import importlib
     import pkgutil
