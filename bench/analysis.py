@@ -425,7 +425,8 @@ def peak_memory_mb(path: str, which: str) -> tuple[float, float]:
                                           warm_up=f"analyze({noise})", call=f"analyze({path!r})")
     else:
         code = PEAK_MEMORY_SNIPPET.format(
-            imports="from beat_selection.core import import_librosa; librosa = import_librosa()", warm_up=f"librosa.beat.beat_track(y={noise}, sr=22050)",
+            imports="from beat_selection.core import import_librosa; librosa = import_librosa()",
+            warm_up=f"librosa.beat.beat_track(y={noise}, sr=22050)",
             call=f"y, sr = librosa.load({path!r}, sr=22050); librosa.beat.beat_track(y=y, sr=sr); "
                  "librosa.feature.chroma_cqt(y=y, sr=sr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
